@@ -1,0 +1,3 @@
+from ocr.models.head.db_head import DBHead
+
+__all__ = ["DBHead"]

@@ -1,0 +1,17 @@
+"""Masked L1 loss on the threshold map."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MaskL1Loss(nn.Module):
+    def __init__(self, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pred = pred[:, 0] if pred.dim() == 4 else pred  # [N, H, W]
+        # + eps rather than a branch on mask.sum() == 0: no host synchronisation.
+        return (torch.abs(pred - gt) * mask).sum() / (mask.sum() + self.eps)
