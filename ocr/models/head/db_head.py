@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
+
+from ocr.models.numerics import describe, ensure_finite, find_non_finite
+
+logger = logging.getLogger(__name__)
 
 
 def _upsampling_branch(in_channels: int) -> nn.Sequential:
@@ -22,7 +28,7 @@ def _upsampling_branch(in_channels: int) -> nn.Sequential:
 
 class DBHead(nn.Module):
     """Predicts a probability map P and a threshold map T at the input's resolution, and in
-    training the approximate binary map B = 1 / (1 + exp(-k (P - T))) with k = 50."""
+    training the approximate binary map B = sigmoid(k (P - T)) with k = 50."""
 
     def __init__(self, in_channels: int, k: float = 50.0):
         super().__init__()
@@ -33,9 +39,32 @@ class DBHead(nn.Module):
     def thresh(self, fuse: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.thresh_logits(fuse))
 
-    def _step_function(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Differentiable binarization of prob maps `x` against threshold map `y`."""
-        return torch.reciprocal(1 + torch.exp(-self.k * (x - y)))
+    def _step_function(self, x: torch.Tensor, y: torch.Tensor, inputs_checked: bool = False) -> torch.Tensor:
+        """Differentiable binarization of prob maps `x` against threshold map `y`: sigmoid(k (x - y)).
+
+        BUG-20251110-002: the original form, torch.reciprocal(1 + torch.exp(-k * (x - y))), is finite
+        in the forward pass, but once exp(-k (x - y)) overflows to inf its backward pass multiplies
+        0 by inf and the gradient is NaN. With k = 50 that happens where x - y <= -0.2218 in float16
+        and x - y <= -1.781 in bfloat16; in float32 only where x - y <= -1.774, out of reach for
+        maps in [0, 1]. torch.sigmoid is the same function with a backward pass that cannot overflow.
+
+        The inputs are clamped to [0, 1], the range of both maps. A result that is not finite is
+        logged and repaired; that check is skipped when the caller has already proved the inputs
+        finite (`inputs_checked`), since sigmoid of a finite value is finite.
+        """
+        # BUG-20251110-002: Clamp inputs to prevent extreme values
+        x_clamped = torch.clamp(x, 0.0, 1.0)
+        y_clamped = torch.clamp(y, 0.0, 1.0)
+
+        # BUG-20251110-002: Use sigmoid, whose gradient cannot overflow, instead of reciprocal + exp
+        result = torch.sigmoid(self.k * (x_clamped - y_clamped))
+
+        # BUG-20251110-002: Validate output to catch any remaining numerical issues
+        if not inputs_checked and find_non_finite({"result": result}):
+            logger.error("step function produced non-finite values: %s", describe("result", result))
+            result = torch.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+
+        return result
 
     def forward(self, x: torch.Tensor, return_loss: bool = True) -> dict[str, torch.Tensor]:
         fuse = x
@@ -45,7 +74,11 @@ class DBHead(nn.Module):
             return {"prob_maps": prob_maps}
 
         thresh = self.thresh(fuse)
-        thresh_binary = self._step_function(prob_maps, thresh)
+
+        # BUG-20251110-002: Validate thresh map and prob maps before the step function
+        ensure_finite({"thresh map": thresh, "prob maps": prob_maps}, where="DBHead.forward")
+
+        thresh_binary = self._step_function(prob_maps, thresh, inputs_checked=True)
         return {
             "prob_logits": prob_logits,
             "prob_maps": prob_maps,

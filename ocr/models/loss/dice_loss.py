@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import warnings
+
 import torch
 from torch import nn
+
+from ocr.models.numerics import ensure_finite
+
+logger = logging.getLogger(__name__)
 
 
 class DiceLoss(nn.Module):
@@ -29,7 +37,30 @@ class DiceLoss(nn.Module):
             assert weights.shape == mask.shape, (weights.shape, mask.shape)
             mask = weights * mask
 
+        # BUG-20251110-002: Enhanced input validation: NaN or Inf in pred means the step function broke
+        ensure_finite({"pred": pred}, where="DiceLoss")
+
+        pred = pred.clamp(0, 1)
         intersection = (pred * gt * mask).sum()
         union = (pred * mask).sum() + (gt * mask).sum() + self.eps
         loss = 1 - 2.0 * intersection / union
+        union_value, loss_value = torch.stack([union.detach(), loss.detach()]).tolist()  # one host sync
+
+        # BUG-20251110-002: Check for degenerate cases before trusting the division
+        if union_value < 2 * self.eps:
+            logger.warning("DiceLoss: union %.3e is under 2 * eps; returning a loss of 1.0", union_value)
+            return pred.sum() * 0.0 + 1.0  # still connected to the graph, with a zero gradient
+
+        # BUG-20251110-002: Validate loss value before returning
+        if not math.isfinite(loss_value):
+            raise ValueError(
+                f"DiceLoss: loss is {loss_value}: intersection {intersection.item():.6e}, union {union_value:.6e}, "
+                f"pred shape {tuple(pred.shape)}"
+            )
+
+        # BUG-20251110-002: Clamp a loss above 1.01, which only corrupt targets or weights can produce
+        if loss_value > 1.01:
+            warnings.warn(f"DiceLoss: loss {loss_value:.4f} exceeds 1; clamping to [0, 2]", RuntimeWarning, stacklevel=2)
+            loss = loss.clamp(0, 2)
+
         return loss
