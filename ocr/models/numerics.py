@@ -1,25 +1,42 @@
-"""Finite-value checks cheap enough to leave on in every forward pass.
+"""Finite-value checks cheap enough to leave on in every forward pass (BUG-20251110-002).
 
-The common case, everything finite, costs one float32 sum per tensor and a single host
-synchronisation for all of them: a sum is NaN or infinite whenever one of its terms is. Only when
-that sum is not finite does the per-tensor diagnosis run (a sum of large finite values can overflow
-too, so the diagnosis confirms before anyone raises)."""
+The common case, everything finite, costs one min/max reduction per tensor and a single host
+synchronisation for all of them: `torch.aminmax` propagates NaN, and an infinity is its own
+extreme, so the extremes are finite exactly when every value is. The per-tensor diagnosis (counts
+and ranges for the error message) runs only when they are not."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
 
 
-def find_non_finite(tensors: Mapping[str, torch.Tensor]) -> list[str]:
-    """Names of the tensors that hold a NaN or an infinity, in the mapping's order."""
-    if not tensors:
-        return []
-    sums = torch.stack([t.detach().sum(dtype=torch.float32) for t in tensors.values()])
-    if bool(torch.isfinite(sums.sum())):  # the one host synchronisation
-        return []
-    return [name for name, t in tensors.items() if not bool(torch.isfinite(t).all())]
+def value_ranges(tensors: Mapping[str, torch.Tensor]) -> dict[str, tuple[float, float]]:
+    """(min, max) of each non-empty tensor, NaN for both where it holds a NaN; one host sync."""
+    named = {name: t.detach() for name, t in tensors.items() if t.numel()}
+    if not named:
+        return {}
+    extremes = torch.stack([torch.stack(torch.aminmax(t)).float() for t in named.values()]).tolist()
+    return {name: (low, high) for name, (low, high) in zip(named, extremes)}
+
+
+def is_finite_range(value_range: tuple[float, float]) -> bool:
+    return math.isfinite(value_range[0]) and math.isfinite(value_range[1])
+
+
+def combined_range(ranges: list[tuple[float, float]]) -> tuple[float, float]:
+    """The range over several ranges; NaN if any holds a NaN (Python's min and max would drop it)."""
+    lows, highs = zip(*ranges, strict=True) if ranges else ((0.0,), (0.0,))
+    if any(math.isnan(v) for v in (*lows, *highs)):
+        return (math.nan, math.nan)
+    return min(lows), max(highs)
+
+
+def value_range(*tensors: torch.Tensor) -> tuple[float, float]:
+    """(min, max) over all the tensors, NaN if any holds a NaN; one host sync."""
+    return combined_range(list(value_ranges({str(i): t for i, t in enumerate(tensors)}).values()))
 
 
 def describe(name: str, tensor: torch.Tensor) -> str:
@@ -33,9 +50,12 @@ def describe(name: str, tensor: torch.Tensor) -> str:
     )
 
 
-def ensure_finite(tensors: Mapping[str, torch.Tensor], where: str) -> None:
-    """Raise ValueError naming `where` and describing every tensor that is not finite."""
-    bad = find_non_finite(tensors)
+def ensure_finite(tensors: Mapping[str, torch.Tensor], where: str) -> tuple[float, float]:
+    """Raise ValueError naming `where` and describing every tensor that is not finite; otherwise
+    return the smallest and largest value over all the tensors."""
+    ranges = value_ranges(tensors)
+    bad = [name for name, value_range in ranges.items() if not is_finite_range(value_range)]
     if bad:
         details = "; ".join(describe(name, tensors[name]) for name in bad)
         raise ValueError(f"{where}: NaN or Inf values in {', '.join(bad)} ({details})")
+    return combined_range(list(ranges.values()))

@@ -7,7 +7,7 @@ import logging
 import torch
 from torch import nn
 
-from ocr.models.numerics import describe, ensure_finite, find_non_finite
+from ocr.models.numerics import describe, ensure_finite, is_finite_range, value_range
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ class DBHead(nn.Module):
     def thresh(self, fuse: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.thresh_logits(fuse))
 
-    def _step_function(self, x: torch.Tensor, y: torch.Tensor, inputs_checked: bool = False) -> torch.Tensor:
+    def _step_function(
+        self, x: torch.Tensor, y: torch.Tensor, measured_range: tuple[float, float] | None = None
+    ) -> torch.Tensor:
         """Differentiable binarization of prob maps `x` against threshold map `y`: sigmoid(k (x - y)).
 
         BUG-20251110-002: the original form, torch.reciprocal(1 + torch.exp(-k * (x - y))), is finite
@@ -48,19 +50,23 @@ class DBHead(nn.Module):
         and x - y <= -1.781 in bfloat16; in float32 only where x - y <= -1.774, out of reach for
         maps in [0, 1]. torch.sigmoid is the same function with a backward pass that cannot overflow.
 
-        The inputs are clamped to [0, 1], the range of both maps. A result that is not finite is
-        logged and repaired; that check is skipped when the caller has already proved the inputs
-        finite (`inputs_checked`), since sigmoid of a finite value is finite.
+        The inputs are clamped to [0, 1], the range of both maps. `measured_range` is the (min, max)
+        over x and y when the caller has already measured it (DBHead.forward does, in the same
+        reduction that validates the maps); otherwise it is measured here.
         """
-        # BUG-20251110-002: Clamp inputs to prevent extreme values
-        x_clamped = torch.clamp(x, 0.0, 1.0)
-        y_clamped = torch.clamp(y, 0.0, 1.0)
+        # BUG-20251110-002: Measure the inputs' range: one min/max reduction each, one host sync
+        low, high = measured_range if measured_range is not None else value_range(x, y)
+
+        # BUG-20251110-002: Clamp inputs to prevent extreme values (inside [0, 1] a clamp changes neither values nor gradients)
+        if not (0.0 <= low and high <= 1.0):
+            x = torch.clamp(x, 0.0, 1.0)
+            y = torch.clamp(y, 0.0, 1.0)
 
         # BUG-20251110-002: Use sigmoid, whose gradient cannot overflow, instead of reciprocal + exp
-        result = torch.sigmoid(self.k * (x_clamped - y_clamped))
+        result = torch.sigmoid(self.k * (x - y))
 
-        # BUG-20251110-002: Validate output to catch any remaining numerical issues
-        if not inputs_checked and find_non_finite({"result": result}):
+        # BUG-20251110-002: Validate output to catch any remaining numerical issues (a NaN input survives clamping)
+        if not is_finite_range((low, high)) and not torch.isfinite(result).all():
             logger.error("step function produced non-finite values: %s", describe("result", result))
             result = torch.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
 
@@ -76,9 +82,9 @@ class DBHead(nn.Module):
         thresh = self.thresh(fuse)
 
         # BUG-20251110-002: Validate thresh map and prob maps before the step function
-        ensure_finite({"thresh map": thresh, "prob maps": prob_maps}, where="DBHead.forward")
+        maps_range = ensure_finite({"thresh map": thresh, "prob maps": prob_maps}, where="DBHead.forward")
 
-        thresh_binary = self._step_function(prob_maps, thresh, inputs_checked=True)
+        thresh_binary = self._step_function(prob_maps, thresh, measured_range=maps_range)
         return {
             "prob_logits": prob_logits,
             "prob_maps": prob_maps,

@@ -29,6 +29,8 @@ class DiceLoss(nn.Module):
     def _compute(
         self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None
     ) -> torch.Tensor:
+        """BUG-20251110-002: validates `pred` (the approximate binary map, where the step function's
+        NaNs would first show) and the result; a degenerate union gives 1.0 rather than 0/0."""
         pred = pred[:, 0] if pred.dim() == 4 else pred  # [N, 1, H, W] -> [N, H, W]
         gt = gt[:, 0] if gt.dim() == 4 else gt
         assert pred.shape == gt.shape, (pred.shape, gt.shape)
