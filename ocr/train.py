@@ -2,7 +2,7 @@
 
 Every step checks the loss and every gradient; training stops with a message naming the step and
 the parameter at the first value that is not finite. That check, not a forward-pass NaN test, is
-what catches a numerically unstable backward pass such as BUG-20251110-002's."""
+what catches a numerically unstable backward pass such as the step function's overflow."""
 
 from __future__ import annotations
 

@@ -1,0 +1,75 @@
+"""The committed code-changes document of BUG-20251110-002, checked against the code with
+Python's own `ast`, independently of tracer's libcst scanner."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUG = "BUG-20251110-002"
+DOCUMENT = ROOT / "docs/bug_reports/bug-20251110-002-nan-gradients-from-step-function-overflow-code-changes.md"
+SECTION = re.compile(
+    r"^### \d+\. `(?P<qualname>[^`(]+)(?:\(\))?` - `(?P<path>[^`]+)`$(?P<body>.*?)^---$", re.MULTILINE | re.DOTALL
+)
+
+
+def ast_ranges(path: Path) -> dict[str, tuple[int, int]]:
+    """qualname -> (first decorator or def line, last line) for every def and class."""
+    ranges: dict[str, tuple[int, int]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                start = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                ranges[name] = (start, child.end_lineno)
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(path.read_text()), "")
+    return ranges
+
+
+def sections() -> list[re.Match[str]]:
+    found = list(SECTION.finditer(DOCUMENT.read_text()))
+    assert found, "no function sections in the document"
+    return found
+
+
+def test_every_tagged_scope_of_ocr_is_in_the_document():
+    tagged_files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "ocr").rglob("*.py") if BUG in p.read_text()}
+    assert tagged_files == {s["path"] for s in sections()}
+    listed = {s["qualname"] for s in sections()}
+    assert {"DBHead._step_function", "DBHead.forward", "DiceLoss._compute"} <= listed
+
+
+@pytest.mark.parametrize("section", sections(), ids=lambda s: s["qualname"])
+def test_line_ranges_in_the_document_match_the_code(section):
+    path = ROOT / section["path"]
+    lines = path.read_text().splitlines()
+    start, end = map(int, re.search(r"\*\*Lines:\*\* (\d+)-(\d+)", section["body"]).groups())
+    if section["qualname"] == "<module>":
+        assert (start, end) == (1, len(lines))
+    else:
+        assert (start, end) == ast_ranges(path)[section["qualname"]]
+    for block_start, block_end, kind in re.findall(r"\*\*Lines (\d+)-(\d+)\*\* \((comment|docstring)", section["body"]):
+        block = lines[int(block_start) - 1 : int(block_end)]
+        assert start <= int(block_start) <= int(block_end) <= end
+        if kind == "comment":
+            assert block[0].lstrip().startswith(f"# {BUG}")
+        else:
+            assert block[0].lstrip().startswith(('"""', "'''")) and any(BUG in line for line in block)
+
+
+@pytest.mark.parametrize("section", sections(), ids=lambda s: s["qualname"])
+def test_every_function_shows_its_diff_against_the_pre_fix_revision(section):
+    body = section["body"]
+    if section["qualname"] == "<module>":
+        assert "_New since the pre-fix revision" in body or "_No diff for the module itself" in body
+    else:
+        assert "#### Diff against `796e24f9bf35`" in body or "_New since the pre-fix revision" in body

@@ -1,0 +1,102 @@
+"""A small tagged project in a git repository, as a user would have one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import commit_all, make_files
+
+BUG = "BUG-20250101-001"
+
+PRE_FIX = {
+    "pyproject.toml": '[project]\nname = "demo"\n\n[tool.tracer]\nsource_roots = ["src"]\n',
+    "src/demo/step.py": '''
+        import math
+
+
+        class Head:
+            k = 50
+
+            def step(self, x, y):
+                return 1 / (1 + math.exp(-self.k * (x - y)))
+
+
+        def untouched():
+            return 0
+        ''',
+}
+
+FIXED = {
+    "src/demo/step.py": f'''
+        import math
+
+
+        class Head:
+            k = 50
+
+            def step(self, x, y):
+                """Stable step ({BUG})."""
+                # {BUG}: Clamp inputs to prevent extreme values
+                x = min(max(x, 0.0), 1.0)
+                y = min(max(y, 0.0), 1.0)
+
+                # {BUG}: Use a stable sigmoid
+                return sigmoid(self.k * (x - y))
+
+
+        # {BUG}: New helper
+        def sigmoid(z):
+            return 0.5 * (1 + math.tanh(z / 2))
+
+
+        def untouched():
+            return 0
+        ''',
+}
+
+
+def report(revision: str, status: str = "fixed") -> str:
+    return f"""\
+---
+bug_id: {BUG}
+title: Overflow in the step function
+severity: High
+status: {status}
+created: 2025-01-01
+author: someone
+tags: [nan]
+pre_fix_revision: {revision}
+checklist:
+  - id: edge-cases
+    group: Unit tests
+    text: Edge cases
+  - id: reviewed
+    group: Validation
+    text: Reviewed by hand
+    manual: {{by: reviewer, reason: read the diff}}
+---
+
+# {BUG}
+
+## Root Cause
+exp overflows.
+
+## Solution
+A stable sigmoid.
+
+## Next Steps
+1. Ship it.
+
+## Notes
+None.
+"""
+
+
+def build(root: Path) -> str:
+    """Commit the pre-fix code, then the fix and its report; return the pre-fix commit."""
+    make_files(root, PRE_FIX)
+    revision = commit_all(root, "pre-fix")
+    make_files(root, FIXED)
+    make_files(root, {f"docs/bug_reports/{BUG.lower()}-overflow.md": report(revision)})
+    commit_all(root, "fix")
+    return revision

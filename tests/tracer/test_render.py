@@ -1,0 +1,145 @@
+"""`tracer render`, `trace` and `list` on a small project with a pre-fix revision in git."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import git, make_files
+from tests.tracer.project import BUG, build
+from tracer.cli import main
+
+DOCUMENT = f"docs/bug_reports/{BUG.lower()}-overflow-code-changes.md"
+
+
+@pytest.fixture
+def project(in_tmp):
+    build(in_tmp)
+    return in_tmp
+
+
+def test_render_writes_the_document_beside_the_report(project, capsys):
+    assert main(["render", BUG]) == 0
+    assert f"wrote {DOCUMENT}" in capsys.readouterr().out
+    text = (project / DOCUMENT).read_text()
+    assert text.startswith('---\ntitle: "Code Changes for BUG-20250101-001"')
+    assert "[docs/bug_reports/bug-20250101-001-overflow.md](bug-20250101-001-overflow.md)" in text
+    assert "### 1. `<module>` - `src/demo/step.py`" in text
+    assert "### 2. `Head.step()` - `src/demo/step.py`" in text
+    assert "**Lines:** 7-14" in text
+    assert "1. **Lines 8-8** (docstring): Stable step" in text
+    assert "2. **Lines 9-11** (comment): Clamp inputs to prevent extreme values" in text
+    assert "3. **Lines 13-14** (comment): Use a stable sigmoid" in text
+    assert "-        return 1 / (1 + math.exp(-self.k * (x - y)))" in text
+    assert "+        return sigmoid(self.k * (x - y))" in text
+    assert "_New since the pre-fix revision: `<module>`" not in text
+    assert "untouched" not in text
+    assert "exp overflows." in text and "1. Ship it." in text
+    assert "- [ ] Edge cases (`edge-cases`): **open**" in text
+    assert "- [x] Reviewed by hand (`reviewed`): **manual**: signed off by reviewer: read the diff" in text
+
+
+def test_rendering_twice_gives_the_same_bytes(project):
+    main(["render", BUG])
+    first = (project / DOCUMENT).read_bytes()
+    main(["render", BUG])
+    assert (project / DOCUMENT).read_bytes() == first
+
+
+def test_a_function_new_since_the_pre_fix_revision_says_so(project):
+    main(["render", BUG, "-o", "out.md"])
+    text = (project / "out.md").read_text()
+    assert "`<module>` - `src/demo/step.py`" in text  # the module-level tag above the new helper
+    make_files(project, {"src/demo/extra.py": f"def fresh():\n    # {BUG}: brand new\n    return 1\n"})
+    main(["render", BUG, "-o", "out.md"])
+    assert "_New since the pre-fix revision: src/demo/extra.py did not exist at" in (project / "out.md").read_text()
+
+
+def test_without_git_history_the_document_says_why_and_goes_on(project):
+    git(project, "checkout", "-q", "--orphan", "fresh")
+    git(project, "commit", "-q", "-m", "history gone")
+    git(project, "branch", "-D", "main")
+    git(project, "reflog", "expire", "--expire=now", "--all")
+    git(project, "gc", "-q", "--prune=now")
+    assert main(["render", BUG, "-o", "-"]) == 0
+
+
+def test_render_to_stdout_and_with_another_base(project, capsys):
+    assert main(["render", BUG, "-o", "-", "--base", "HEAD"]) == 0
+    out = capsys.readouterr().out
+    assert "_Unchanged since the pre-fix revision" in out
+    assert not (project / DOCUMENT).exists()
+
+
+def test_check_exits_1_with_a_diff_when_the_document_is_stale(project, capsys):
+    main(["render", BUG])
+    assert main(["render", BUG, "--check"]) == 0
+    source = project / "src/demo/step.py"
+    source.write_text("\n\n" + source.read_text())  # every line moves down by two
+    before = (project / DOCUMENT).read_bytes()
+    capsys.readouterr()
+    assert main(["render", BUG, "--check"]) == 1
+    captured = capsys.readouterr()
+    assert "out of date" in captured.err
+    assert "-**Lines:** 7-14" in captured.out and "+**Lines:** 9-16" in captured.out
+    assert (project / DOCUMENT).read_bytes() == before  # --check writes nothing
+
+
+def test_a_template_error_leaves_the_old_document_untouched(project, capsys):
+    main(["render", BUG])
+    before = (project / DOCUMENT).read_bytes()
+    make_files(project, {"templates/code_changes.md.j2": "{{ report.no_such_field }}\n"})
+    assert main(["render", BUG]) == 2
+    assert "template error" in capsys.readouterr().err
+    assert (project / DOCUMENT).read_bytes() == before
+    assert not [p for p in (project / "docs/bug_reports").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_project_template_can_extend_the_built_in_one(project):
+    make_files(project, {"templates/code_changes.md.j2": '{% extends "tracer/code_changes.md.j2" %}{% block footer %}\nOUR FOOTER\n{% endblock %}'})
+    main(["render", BUG])
+    assert (project / DOCUMENT).read_text().endswith("OUR FOOTER\n")
+
+
+def test_unknown_bug_and_bad_report_are_clear_errors(project, capsys):
+    assert main(["render", "BUG-20990101-001"]) == 2
+    assert "no bug report for BUG-20990101-001" in capsys.readouterr().err
+    report = project / "docs/bug_reports/bug-20250101-001-overflow.md"
+    report.write_text(report.read_text().replace("severity: High", "severity: Urgent"))
+    assert main(["render", BUG]) == 2
+    assert "docs/bug_reports/bug-20250101-001-overflow.md:4: R003 severity" in capsys.readouterr().err
+
+
+def test_trace_json_is_the_machine_interface(project, capsys):
+    assert main(["trace", BUG, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["bug_id"] == BUG
+    assert [(f["path"], f["qualname"], f["kind"], f["start_line"], f["end_line"]) for f in data["functions"]] == [
+        ("src/demo/step.py", "<module>", "module", 1, 23),
+        ("src/demo/step.py", "Head.step", "method", 7, 14),
+    ]
+    assert data["functions"][1]["changes"][1] == {
+        "start_line": 9, "end_line": 11, "kind": "comment", "text": "Clamp inputs to prevent extreme values",
+    }
+
+
+def test_trace_works_without_a_report_and_exits_1_when_nothing_is_tagged(project, capsys):
+    (project / "docs/bug_reports/bug-20250101-001-overflow.md").unlink()
+    assert main(["trace", BUG]) == 0
+    assert "src/demo/step.py:7-14: method Head.step" in capsys.readouterr().out
+    assert main(["trace", "BUG-20990101-001"]) == 1
+
+
+def test_list_filters_by_status(project, capsys):
+    assert main(["list", "--format", "json"]) == 0
+    assert [r["bug_id"] for r in json.loads(capsys.readouterr().out)] == [BUG]
+    assert main(["list", "--status", "open"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_version_and_usage_errors(capsys):
+    assert main(["--version"]) == 0
+    assert "tracer, version" in capsys.readouterr().out
+    assert main(["render"]) == 2
+    assert main(["no-such-command"]) == 2

@@ -1,0 +1,88 @@
+"""What the commands do, as plain functions over the config: no click, no printing."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracer.config import Config
+from tracer.problems import Problem, TracerError
+from tracer.reports import BugReport, ReportSet, load_reports
+from tracer.scanner import FileScan, TaggedScope, iter_tagged
+from tracer.sources import scan_project
+
+
+@dataclass
+class Project:
+    """A project's reports and scans, loaded once per command."""
+
+    config: Config
+    reports: ReportSet
+    scans: list[FileScan]
+
+    @classmethod
+    def load(cls, config: Config) -> Project:
+        return cls(config, load_reports(config), scan_project(config))
+
+    def report(self, bug_id: str) -> BugReport:
+        report = self.reports.find(bug_id)
+        if report is None:
+            bad = [p for p in self.reports.problems if bug_id.lower() in p.path.lower()]
+            if bad:
+                raise TracerError(f"{bad[0].code} {bad[0].message}", bad[0].path, bad[0].line)
+            raise TracerError(f"no bug report for {bug_id} in {self.config.reports_dir}/")
+        return report
+
+    def tagged(self, bug_id: str) -> list[TaggedScope]:
+        return list(iter_tagged(self.scans, bug_id))
+
+    @property
+    def scan_problems(self) -> list[Problem]:
+        return sorted(p for scan in self.scans for p in scan.problems)
+
+
+def trace_as_dict(bug_id: str, tagged: list[TaggedScope]) -> dict:
+    """The JSON of `tracer trace`: the machine interface other tools build on."""
+    return {
+        "bug_id": bug_id,
+        "functions": [
+            {
+                "path": t.path,
+                "qualname": t.scope.qualname,
+                "kind": t.scope.kind,
+                "start_line": t.scope.start_line,
+                "end_line": t.scope.end_line,
+                "changes": [
+                    {"start_line": c.start_line, "end_line": c.end_line, "kind": c.kind, "text": c.text}
+                    for c in t.changes
+                ],
+            }
+            for t in tagged
+        ],
+    }
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    return "".join(
+        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"{path} (on disk)", f"{path} (rendered)")
+    )
+
+
+def render_document(project: Project, bug_id: str, base: str | None = None) -> tuple[Path, str]:
+    """Where the bug's document goes and what it says now."""
+    from tracer.evidence import item_states, load_evidence, status_line
+    from tracer.render import output_path, render_code_changes
+
+    report = project.report(bug_id)
+    tagged = project.tagged(bug_id)
+    evidence = load_evidence(project.config, bug_id)
+    items = item_states(report, evidence, tagged, project.config)
+    text = render_code_changes(project.config, report, tagged, items, status_line(report, items), base=base,
+                               extra={"proof": evidence.proof if evidence else None})
+    return output_path(project.config, report), text
+
+
+def render_all_documents(project: Project, base: str | None = None) -> list[tuple[Path, str]]:
+    """Every report's document (the index comes with tracer check's issue)."""
+    return [render_document(project, report.bug_id, base) for report in sorted(project.reports.reports, key=lambda r: r.bug_id)]

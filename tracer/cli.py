@@ -1,0 +1,160 @@
+"""The command line: parses options, calls tracer.api, prints, and sets the exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tracer import __version__
+from tracer.problems import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT_ERROR, TracerError
+
+
+class Failure(click.ClickException):
+    """A TracerError shown as `path:line: message` with exit code 2."""
+
+    exit_code = EXIT_INPUT_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"tracer: {self.message}", err=True)
+
+
+def _project():
+    from tracer.api import Project
+    from tracer.config import load_config
+
+    return Project.load(load_config())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracer")
+def cli() -> None:
+    """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents."""
+
+
+@cli.command()
+@click.argument("bug_id", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here ('-' for stdout).")
+@click.option("--base", metavar="REV", help="Diff each function against this revision (default: the report's pre_fix_revision).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if the file on disk is not current.")
+@click.option("--all", "render_all", is_flag=True, help="Render every report's document and the index.")
+def render(bug_id: str | None, output: str | None, base: str | None, check: bool, render_all: bool) -> None:
+    """Render the code-changes document of BUG_ID."""
+    from tracer.api import render_all_documents, render_document, unified_diff
+    from tracer.fileio import atomic_write
+
+    try:
+        project = _project()
+        if render_all:
+            documents = render_all_documents(project, base)
+        elif bug_id:
+            documents = [render_document(project, bug_id, base)]
+        else:
+            raise click.UsageError("give a BUG_ID or --all")
+        if output is not None and len(documents) == 1:
+            if output == "-":
+                click.echo(documents[0][1], nl=False)
+                return
+            documents = [(Path(output).resolve(), documents[0][1])]
+        stale = False
+        for path, text in documents:
+            shown = _shown(path, project.config.root)
+            if check:
+                old = path.read_text(encoding="utf-8") if path.exists() else ""
+                if old != text:
+                    stale = True
+                    click.echo(f"{shown}: out of date; run tracer render", err=True)
+                    click.echo(unified_diff(old, text, shown), nl=False)
+            else:
+                atomic_write(path, text)
+                click.echo(f"wrote {shown}")
+        if stale:
+            sys.exit(EXIT_FINDINGS)
+    except TracerError as error:
+        raise Failure(str(error)) from None
+
+
+@cli.command()
+@click.argument("bug_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def trace(bug_id: str, fmt: str) -> None:
+    """Print where BUG_ID lives in the code, with or without a report for it."""
+    from tracer.api import trace_as_dict
+
+    try:
+        project = _project()
+    except TracerError as error:
+        raise Failure(str(error)) from None
+    tagged = project.tagged(bug_id)
+    for problem in project.scan_problems:
+        click.echo(str(problem), err=True)
+    if fmt == "json":
+        click.echo(json.dumps(trace_as_dict(bug_id, tagged), indent=2))
+    else:
+        for item in tagged:
+            scope = item.scope
+            click.echo(f"{item.path}:{scope.start_line}-{scope.end_line}: {scope.kind} {scope.qualname}")
+            for change in item.changes:
+                click.echo(f"  {change.start_line}-{change.end_line} {change.kind}: {change.text}")
+        if not tagged:
+            click.echo(f"no code is tagged with {bug_id}", err=True)
+    sys.exit(EXIT_CLEAN if tagged else EXIT_FINDINGS)
+
+
+@cli.command("list")
+@click.option("--status", "statuses", multiple=True, help="Only reports with this status (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_reports(statuses: tuple[str, ...], fmt: str) -> None:
+    """List the bug reports."""
+    from tracer.config import load_config
+    from tracer.reports import load_reports
+
+    try:
+        reports = load_reports(load_config())
+    except TracerError as error:
+        raise Failure(str(error)) from None
+    for problem in reports.problems:
+        click.echo(str(problem), err=True)
+    rows = sorted((r for r in reports.reports if not statuses or r.status in statuses), key=lambda r: r.bug_id)
+    if fmt == "json":
+        data = [
+            {"bug_id": r.bug_id, "title": r.title, "severity": r.severity, "status": r.status,
+             "created": r.created.isoformat(), "path": r.path, "items": len(r.checklist)}
+            for r in rows
+        ]
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
+    sys.exit(EXIT_FINDINGS if reports.problems else EXIT_CLEAN)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit code instead of exiting, for tests and for `python -m`."""
+    try:
+        cli.main(args=argv, prog_name="tracer", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INPUT_ERROR
+    except SystemExit as done:
+        return int(done.code or 0)
+    return EXIT_CLEAN
+
+
+def run() -> None:
+    """The `tracer` console script."""
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Which Python files a project has, and their scans: cheap byte search first, libcst only for
+files that hold the ID prefix, and parse results cached by content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+from tracer import __version__
+from tracer.config import Config
+from tracer.fileio import atomic_write
+from tracer.problems import Problem
+from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, literal_prefix, scan_source
+
+SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", "node_modules", ".tox", ".nox",
+                ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs"}
+
+
+def python_files(config: Config) -> list[str]:
+    """Project-relative POSIX paths of the Python files under the source roots, without what
+    .gitignore ignores, virtual environments and build output; sorted."""
+    listed = _git_files(config.root)
+    files = []
+    for source_root in config.source_roots:
+        base = (config.root / source_root).resolve()
+        if listed is not None:
+            prefix = base.relative_to(config.root.resolve()).as_posix()
+            prefix = "" if prefix == "." else prefix + "/"
+            files += [p for p in listed if p.startswith(prefix) and p.endswith(".py")]
+        else:
+            files += _walk(config.root, base)
+    excluded = tuple(config.exclude)
+    return sorted({f for f in files if not f.startswith(excluded) or not excluded})
+
+
+def _git_files(root: Path) -> list[str] | None:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    return [p for p in paths if (root / p).is_file() and not any(part in SKIPPED_DIRS for part in p.split("/"))]
+
+
+def _walk(root: Path, base: Path) -> list[str]:
+    found = []
+    for folder, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                         and not (Path(folder, d) / "pyvenv.cfg").exists())
+        found += [Path(folder, n).relative_to(root).as_posix() for n in names if n.endswith(".py")]
+    return found
+
+
+def _scanner_digest() -> bytes:
+    """A digest of the scanner's own code, so that a changed scanner never reads stale results."""
+    from tracer import scanner
+
+    return hashlib.sha256(Path(scanner.__file__).read_bytes()).digest()
+
+
+_SCANNER_DIGEST = _scanner_digest()
+
+
+class ScanCache:
+    """Scan results keyed by a digest of the file's bytes, the ID pattern and the scanner's code."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def key(self, data: bytes, path: str, pattern: str) -> str:
+        digest = hashlib.sha256()
+        for part in (__version__.encode(), _SCANNER_DIGEST, pattern.encode(), path.encode(), data):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> FileScan | None:
+        if self.folder is None:
+            return None
+        try:
+            return _scan_from_dict(json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, scan: FileScan) -> None:
+        if self.folder is None:
+            return
+        try:
+            atomic_write(self.folder / f"{key}.json", json.dumps(asdict(scan), sort_keys=True))
+        except OSError:
+            pass  # a read-only checkout still scans, only slower
+
+
+def _scan_from_dict(data: dict) -> FileScan:
+    return FileScan(
+        data["path"],
+        tuple(
+            TaggedScope(s["path"], Scope(**s["scope"]), tuple(Change(**{**c, "bug_ids": tuple(c["bug_ids"])}) for c in s["changes"]))
+            for s in data["scopes"]
+        ),
+        tuple(MalformedTag(**m) for m in data["malformed"]),
+        tuple(Problem(**p) for p in data["problems"]),
+    )
+
+
+def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
+    """Scan every Python file of the project; files without the ID prefix are never parsed."""
+    regex = config.id_regex
+    prefix = literal_prefix(regex.pattern).encode()
+    cache = ScanCache(config.root / config.cache_dir / "scan" if use_cache else None)
+    scans = []
+    for path in python_files(config):
+        try:
+            data = (config.root / path).read_bytes()
+        except OSError as error:
+            scans.append(FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror}"),)))
+            continue
+        if prefix and prefix not in data or not prefix and not regex.search(data.decode("utf-8", "replace")):
+            continue
+        key = cache.key(data, path, regex.pattern)
+        scan = cache.get(key)
+        if scan is None:
+            scan = _scan_bytes(path, data, regex)
+            cache.put(key, scan)
+        scans.append(scan)
+    return scans
+
+
+def _scan_bytes(path: str, data: bytes, regex) -> FileScan:
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return FileScan(path, problems=(Problem(path, line, "T002", "not valid UTF-8"),))
+    return scan_source(path, source, regex)
