@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from tracer.config import Config
@@ -13,17 +13,23 @@ from tracer.scanner import FileScan, TaggedScope, iter_tagged
 from tracer.sources import scan_project
 
 
-@dataclass
 class Project:
-    """A project's reports and scans, loaded once per command."""
+    """A project's reports and scans, each loaded once, when a command first needs it."""
 
-    config: Config
-    reports: ReportSet
-    scans: list[FileScan]
+    def __init__(self, config: Config):
+        self.config = config
 
     @classmethod
     def load(cls, config: Config) -> Project:
-        return cls(config, load_reports(config), scan_project(config))
+        return cls(config)
+
+    @cached_property
+    def reports(self) -> ReportSet:
+        return load_reports(self.config)
+
+    @cached_property
+    def scans(self) -> list[FileScan]:
+        return scan_project(self.config)
 
     def report(self, bug_id: str) -> BugReport:
         report = self.reports.find(bug_id)

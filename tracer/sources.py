@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from dataclasses import asdict
 from pathlib import Path
@@ -110,32 +111,50 @@ def _scan_from_dict(data: dict) -> FileScan:
 
 
 def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
-    """Scan every Python file of the project; files without the ID prefix are never parsed."""
+    """Scan every Python file of the project; files without the ID prefix are never parsed, and
+    the files that must be parsed are parsed in parallel when there are several."""
     regex = config.id_regex
     prefix = literal_prefix(regex.pattern).encode()
     cache = ScanCache(config.root / config.cache_dir / "scan" if use_cache else None)
-    scans = []
+    scans: dict[str, FileScan] = {}
+    to_parse: list[tuple[str, bytes, str]] = []
     for path in python_files(config):
         try:
             data = (config.root / path).read_bytes()
         except OSError as error:
-            scans.append(FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror}"),)))
+            scans[path] = FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror}"),))
             continue
         if prefix and prefix not in data or not prefix and not regex.search(data.decode("utf-8", "replace")):
             continue
         key = cache.key(data, path, regex.pattern)
-        scan = cache.get(key)
-        if scan is None:
-            scan = _scan_bytes(path, data, regex)
-            cache.put(key, scan)
-        scans.append(scan)
-    return scans
+        cached = cache.get(key)
+        if cached is None:
+            to_parse.append((path, data, key))
+        else:
+            scans[path] = cached
+    for (path, _, key), scan in zip(to_parse, _parse_all([(p, d) for p, d, _ in to_parse], regex.pattern)):
+        cache.put(key, scan)
+        scans[path] = scan
+    return [scans[path] for path in sorted(scans)]
 
 
-def _scan_bytes(path: str, data: bytes, regex) -> FileScan:
+PARALLEL_FROM = 4  # below this many files, starting worker processes costs more than it saves
+
+
+def _parse_all(items: list[tuple[str, bytes]], pattern: str) -> list[FileScan]:
+    workers = min(os.cpu_count() or 1, len(items))
+    if len(items) < PARALLEL_FROM or workers < 2:
+        return [_scan_bytes(path, data, pattern) for path, data in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_scan_bytes, *zip(*items), [pattern] * len(items)))
+
+
+def _scan_bytes(path: str, data: bytes, pattern: str) -> FileScan:
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         return FileScan(path, problems=(Problem(path, line, "T002", "not valid UTF-8"),))
-    return scan_source(path, source, regex)
+    return scan_source(path, source, re.compile(pattern))
