@@ -92,3 +92,33 @@ def render_document(project: Project, bug_id: str, base: str | None = None) -> t
 def render_all_documents(project: Project, base: str | None = None) -> list[tuple[Path, str]]:
     """Every report's document (the index comes with tracer check's issue)."""
     return [render_document(project, report.bug_id, base) for report in sorted(project.reports.reports, key=lambda r: r.bug_id)]
+
+
+def prove_bug(project: Project, bug_id: str, base: str | None = None) -> dict:
+    """Run the bug's linked tests before and after the fix, keep the proof with the evidence."""
+    from tracer.evidence import load_evidence, locked_evidence
+    from tracer.gitio import GitError
+    from tracer.prove import proof_of, run_before, run_linked_tests, test_files_naming
+
+    config = project.config
+    report = project.report(bug_id)
+    revision = base or report.pre_fix_revision
+    if not revision:
+        raise TracerError(f"{bug_id} names no pre_fix_revision; give --base REV", report.path, 1)
+    test_files = test_files_naming(config.root, list(config.test_roots), bug_id)
+    if not test_files:
+        raise TracerError(f"no test file under {', '.join(config.test_roots)} mentions {bug_id}")
+    try:
+        commit, before = run_before(config, revision, bug_id, list(config.test_roots), test_files)
+    except GitError as error:
+        raise TracerError(f"cannot check out {revision}: {error}", report.path, 1) from None
+    after = run_linked_tests(config.root, bug_id, test_files, record=True)
+    evidence = load_evidence(config, bug_id)
+    linked = {
+        item: [t for t in tests if t in after.outcomes]
+        for item, tests in (evidence.items.items() if evidence else [])
+    }
+    proof = proof_of(commit, before, after, {k: v for k, v in linked.items() if v})
+    with locked_evidence(config, bug_id) as stored:
+        stored.proof = proof
+    return proof

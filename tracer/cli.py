@@ -131,6 +131,26 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_FINDINGS if reports.problems else EXIT_CLEAN)
 
 
+@cli.command()
+@click.argument("bug_id")
+@click.option("--base", metavar="REV", help="The revision before the fix (default: the report's pre_fix_revision).")
+def prove(bug_id: str, base: str | None) -> None:
+    """Run BUG_ID's linked tests before and after the fix: a proven test fails before, passes after."""
+    from tracer.api import prove_bug
+
+    try:
+        proof = prove_bug(_project(), bug_id, base)
+    except TracerError as error:
+        raise Failure(str(error)) from None
+    failing_after = False
+    click.echo(f"{bug_id}: linked tests on {proof['revision'][:12]} (before) and on the work tree (after)")
+    for item_id, tests in proof["items"].items():
+        for test_id, verdict in tests.items():
+            failing_after |= verdict == "fails after"
+            click.echo(f"  {item_id:<28} {verdict:<18} {test_id}")
+    sys.exit(EXIT_FINDINGS if failing_after else EXIT_CLEAN)
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()

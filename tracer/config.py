@@ -23,6 +23,7 @@ class Config:
     output_suffix: str = "-code-changes.md"
     evidence_dir: str = "docs/bug_reports/evidence"
     exclude: tuple[str, ...] = field(default_factory=tuple)
+    test_roots: tuple[str, ...] = ("tests",)
     cache_dir: str = ".tracer-cache"
 
     @property
@@ -41,6 +42,7 @@ _KEYS: dict[str, type] = {
     "output_suffix": str,
     "evidence_dir": str,
     "exclude": list,
+    "test_roots": list,
     "cache_dir": str,
 }
 

@@ -24,6 +24,7 @@ class ItemState:
     text: str
     state: str  # "verified", "failed", "open", "manual" or "stale"
     detail: str
+    proof: str = ""  # what `tracer prove` found for the item's tests, if it ran
 
 
 def output_path(config: Config, report: BugReport) -> Path:

@@ -93,6 +93,9 @@ class ScanCache:
         if self.folder is None:
             return
         try:
+            top = self.folder.parent
+            if not (top / ".gitignore").exists():  # like .pytest_cache: the cache ignores itself
+                atomic_write(top / ".gitignore", "# created by tracer\n*\n")
             atomic_write(self.folder / f"{key}.json", json.dumps(asdict(scan), sort_keys=True))
         except OSError:
             pass  # a read-only checkout still scans, only slower

@@ -18,6 +18,7 @@ def value_ranges(tensors: Mapping[str, torch.Tensor]) -> dict[str, tuple[float, 
     named = {name: t.detach() for name, t in tensors.items() if t.numel()}
     if not named:
         return {}
+    # BUG-20251110-002: One min/max reduction per tensor and one sync: aminmax propagates NaN
     extremes = torch.stack([torch.stack(torch.aminmax(t)).float() for t in named.values()]).tolist()
     return {name: (low, high) for name, (low, high) in zip(named, extremes)}
 

@@ -1,0 +1,125 @@
+"""Fingerprints, stale evidence and `tracer prove`, on projects built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.conftest import commit_all, git
+from tests.tracer.test_plugin import BUG, EVIDENCE, project  # noqa: F401 - the fixture
+from tracer.cli import main
+from tracer.evidence import fingerprint_source
+
+pytest_plugins = ["pytester"]
+
+FUNCTION = """\
+def step(x):
+    # clamp
+    return min(max(x, 0.0), 1.0)
+"""
+
+
+def test_fingerprint_ignores_moves_indentation_and_comments():
+    moved = textwrap.indent(FUNCTION, "    ")
+    recommented = FUNCTION.replace("# clamp", "# clamp both ends\n\n    # more words")
+    assert fingerprint_source(moved) == fingerprint_source(FUNCTION)
+    assert fingerprint_source(recommented) == fingerprint_source(FUNCTION)
+
+
+def test_fingerprint_changes_with_any_code_change():
+    assert fingerprint_source(FUNCTION.replace("1.0", "2.0")) != fingerprint_source(FUNCTION)
+    assert fingerprint_source(FUNCTION.replace("x)", "value)")) != fingerprint_source(FUNCTION)
+
+
+def render(project) -> str:
+    assert main(["render", BUG, "-o", "-"]) == 0
+    return project.path.joinpath("doc.md").read_text() if False else ""
+
+
+def rendered(project, capsys) -> str:
+    capsys.readouterr()
+    assert main(["render", BUG, "-o", "-"]) == 0
+    return capsys.readouterr().out
+
+
+def test_editing_a_tagged_function_makes_its_items_stale_until_the_tests_run_again(project, monkeypatch, capsys):
+    monkeypatch.chdir(project.path)
+    project.runpytest()
+    assert "fixed: 2 of 3 items verified; 1 open" in rendered(project, capsys)
+
+    source = project.path / "demo" / "step.py"
+    source.write_text("\n\n# an unrelated comment\n" + source.read_text())  # lines move: still verified
+    assert "fixed: 2 of 3 items verified; 1 open" in rendered(project, capsys)
+
+    source.write_text(source.read_text().replace("1.0)", "1.0) * 1"))
+    text = rendered(project, capsys)
+    assert "fixed: 0 of 3 items verified; 2 stale; 1 open" in text
+    assert "**stale**: verified on code that has since changed: `demo/step.py::step`" in text
+
+    project.runpytest()
+    assert "fixed: 2 of 3 items verified; 1 open" in rendered(project, capsys)
+
+
+BUGGY = "def step(x):\n    return x\n"
+
+NEW_IMPORT_TEST = f"""\
+import pytest
+
+from demo.step import helper_added_by_the_fix
+
+
+@pytest.mark.verifies("{BUG}", "gradient")
+def test_helper():
+    assert helper_added_by_the_fix() == 1
+"""
+
+
+@pytest.fixture
+def history(project):  # noqa: F811 - builds on the plugin tests' project
+    """The project in git: the buggy code first, then the fix with its report and tests."""
+    fixed_code = (project.path / "demo" / "step.py").read_text()
+    (project.path / "demo" / "step.py").write_text(BUGGY)
+    report = project.path / "docs" / "bug_reports" / f"{BUG.lower()}-overflow.md"
+    report_text = report.read_text()
+    report.unlink()
+    tests = {p: p.read_text() for p in (project.path / "tests").iterdir() if p.is_file()}
+    for path in tests:
+        path.unlink()
+    revision = commit_all(project.path, "buggy")
+    (project.path / "demo" / "step.py").write_text(fixed_code + "\n\ndef helper_added_by_the_fix():\n    return 1\n")
+    for path, text in tests.items():
+        path.write_text(text)
+    (project.path / "tests" / "test_helper.py").write_text(NEW_IMPORT_TEST)
+    report.write_text(report_text.replace("author: someone", f"author: someone\npre_fix_revision: {revision}"))
+    commit_all(project.path, "fix")
+    return project
+
+
+def test_prove_tells_proven_tests_from_tests_that_pass_before_too(history, monkeypatch, capsys):
+    monkeypatch.chdir(history.path)
+    status_before = git(history.path, "status", "--porcelain")
+    assert main(["prove", BUG]) == 0
+    out = capsys.readouterr().out
+    assert "edge-cases                   proven             tests/test_step.py::test_edges" in out
+    assert "edge-cases                   passes before too  tests/test_step.py::test_middle" in out
+    assert "gradient                     cannot run before  tests/test_helper.py::test_helper" in out
+    assert "on-gpu                       skipped            tests/test_step.py::test_gpu" in out
+
+    proof = json.loads((history.path / EVIDENCE).read_text())["proof"]
+    assert proof["items"]["edge-cases"]["tests/test_step.py::test_edges"] == "proven"
+    assert git(history.path, "worktree", "list").count("\n") == 1  # the temporary worktree is gone
+    assert git(history.path, "status", "--porcelain").replace(f"?? {EVIDENCE.rsplit('/', 1)[0]}/\n", "") == status_before
+
+    text = rendered(history, capsys)
+    assert "Proof against the pre-fix revision: fails before the fix, passes after: `test_edges`; passes before too: `test_middle`" in text
+
+
+def test_prove_without_a_revision_is_a_clear_error(project, monkeypatch, capsys):  # noqa: F811
+    monkeypatch.chdir(project.path)
+    assert main(["prove", BUG]) == 2
+    assert "names no pre_fix_revision; give --base REV" in capsys.readouterr().err
+    commit_all(project.path, "only commit")
+    assert main(["prove", BUG, "--base", "no-such-rev"]) == 2
+    assert "cannot check out no-such-rev" in capsys.readouterr().err
