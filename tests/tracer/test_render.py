@@ -143,3 +143,8 @@ def test_version_and_usage_errors(capsys):
     assert "tracer, version" in capsys.readouterr().out
     assert main(["render"]) == 2
     assert main(["no-such-command"]) == 2
+
+
+def test_written_documents_get_ordinary_permissions(project):
+    main(["render", BUG])
+    assert (project / DOCUMENT).stat().st_mode & 0o777 == 0o644
