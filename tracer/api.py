@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 from functools import cached_property
 from pathlib import Path
 
+from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.problems import Problem, TracerError
 from tracer.reports import BugReport, ReportSet, load_reports
@@ -30,6 +32,10 @@ class Project:
     @cached_property
     def scans(self) -> list[FileScan]:
         return scan_project(self.config)
+
+    @cached_property
+    def cache(self) -> ContentCache:
+        return ContentCache(self.config.path(self.config.cache_dir) / "render")
 
     def report(self, bug_id: str) -> BugReport:
         report = self.reports.find(bug_id)
@@ -76,22 +82,94 @@ def unified_diff(old: str, new: str, path: str) -> str:
 
 
 def render_document(project: Project, bug_id: str, base: str | None = None) -> tuple[Path, str]:
-    """Where the bug's document goes and what it says now."""
-    from tracer.evidence import item_states, load_evidence, status_line
-    from tracer.render import output_path, render_code_changes
+    """Where the bug's document goes and what it says now. The text is cached under a digest of
+    everything it is made of, so an unchanged bug is never rendered (nor jinja2 imported) twice."""
+    from tracer.render import output_path
 
     report = project.report(bug_id)
-    tagged = project.tagged(bug_id)
-    evidence = load_evidence(project.config, bug_id)
-    items = item_states(report, evidence, tagged, project.config)
-    text = render_code_changes(project.config, report, tagged, items, status_line(report, items), base=base,
-                               extra={"proof": evidence.proof if evidence else None})
+    key = _document_key(project, report, base)
+    cached = project.cache.get(key)
+    if cached is not None:
+        return output_path(project.config, report), cached
+    text = _render_document(project, report, base)
+    project.cache.put(key, text)
     return output_path(project.config, report), text
 
 
+def _render_document(project: Project, report: BugReport, base: str | None) -> str:
+    from tracer.evidence import item_states, load_evidence, status_line
+    from tracer.render import render_code_changes
+
+    tagged = project.tagged(report.bug_id)
+    evidence = load_evidence(project.config, report.bug_id)
+    items = item_states(report, evidence, tagged, project.config)
+    return render_code_changes(
+        project.config, report, tagged, items, status_line(report, items), base=base,
+        extra={"proof": evidence.proof if evidence else None},
+    )
+
+
+def _document_key(project: Project, report: BugReport, base: str | None) -> str:
+    """A digest of a document's inputs: the report, its evidence, the templates, the tagged files
+    and the commit the diffs are taken against."""
+    from tracer.evidence import evidence_path
+    from tracer.gitio import GitError, resolve_revision
+
+    config = project.config
+    revision = base or report.pre_fix_revision or ""
+    try:
+        commit = resolve_revision(config.root, revision) if revision else ""
+    except GitError:
+        commit = "unresolved:" + revision
+    parts: list[bytes | str] = [repr(config), report.path, (config.root / report.path).read_bytes(), commit]
+    evidence = evidence_path(config, report.bug_id)
+    parts.append(evidence.read_bytes() if evidence.exists() else b"")
+    templates = config.path(config.templates_dir)
+    for path in sorted(templates.glob("*")) if templates.is_dir() else []:
+        parts += [path.name, path.read_bytes()]
+    for path in sorted({t.path for t in project.tagged(report.bug_id)}):
+        parts += [path, (config.root / path).read_bytes()]
+    return "document-" + digest_of(*parts) + ".md"
+
+
 def render_all_documents(project: Project, base: str | None = None) -> list[tuple[Path, str]]:
-    """Every report's document (the index comes with tracer check's issue)."""
-    return [render_document(project, report.bug_id, base) for report in sorted(project.reports.reports, key=lambda r: r.bug_id)]
+    """Every report's document, then the index of all bugs."""
+    reports = sorted(project.reports.reports, key=lambda r: r.bug_id)
+    documents = [render_document(project, report.bug_id, base) for report in reports]
+    return documents + [render_index(project)]
+
+
+def index_path(config: Config) -> Path:
+    return config.path(config.reports_dir) / "index.md"
+
+
+def render_index(project: Project) -> tuple[Path, str]:
+    """One row a bug, newest first: ID, title, severity, status, verified items, stale items, links."""
+    from tracer.evidence import item_states, load_evidence
+    from tracer.render import output_path, template_environment
+
+    config = project.config
+    out = index_path(config)
+    rows = []
+    for report in sorted(project.reports.reports, key=lambda r: (r.created, r.bug_id), reverse=True):
+        states = item_states(report, load_evidence(config, report.bug_id), project.tagged(report.bug_id), config)
+        document = output_path(config, report)
+        rows.append(
+            {
+                "report": report,
+                "report_link": os.path.relpath(config.root / report.path, out.parent).replace(os.sep, "/"),
+                "document_link": os.path.relpath(document, out.parent).replace(os.sep, "/"),
+                "verified": sum(s.state == "verified" for s in states),
+                "total": len(states),
+                "stale": sum(s.state == "stale" for s in states),
+            }
+        )
+    key = "index-" + digest_of(repr(config), repr(rows)) + ".md"
+    cached = project.cache.get(key)
+    if cached is None:
+        cached = template_environment(config).get_template("index.md.j2").render(rows=rows)
+        project.cache.put(key, cached)
+    return out, cached
 
 
 def prove_bug(project: Project, bug_id: str, base: str | None = None) -> dict:

@@ -151,6 +151,64 @@ def prove(bug_id: str, base: str | None) -> None:
     sys.exit(EXIT_FINDINGS if failing_after else EXIT_CLEAN)
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@click.option("--diff", "show_diff", is_flag=True, help="Show how each stale generated document would change.")
+@click.option("--strict", is_flag=True, help="Items no test verifies are errors, not warnings.")
+def check(fmt: str, show_diff: bool, strict: bool) -> None:
+    """Check that reports, tags, generated documents and evidence agree. Writes nothing."""
+    from tracer.check import check_project
+
+    try:
+        result = check_project(_project(), strict=strict)
+    except TracerError as error:
+        raise Failure(str(error)) from None
+    problems = result.problems
+    if fmt == "json":
+        keys = ("path", "line", "code", "severity", "message")
+        click.echo(json.dumps([{k: getattr(p, k) for k in keys} for p in problems], indent=2))
+    elif fmt == "github":
+        for p in problems:
+            click.echo(f"::{p.severity} file={p.path},line={p.line},title={p.code}::{p.message}")
+    else:
+        for p in problems:
+            click.echo(f"{p}" + (" (warning)" if p.severity == "warning" else ""))
+    if show_diff:
+        for diff in result.diffs:
+            click.echo(diff, nl=False)
+    errors = [p for p in problems if p.severity == "error"]
+    if fmt == "text":
+        warnings = len(problems) - len(errors)
+        click.echo(f"tracer check: {len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
+    sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
+
+
+@cli.command()
+@click.argument("title")
+@click.option("--severity", type=click.Choice(["Critical", "High", "Medium", "Low"]), default="Medium", show_default=True)
+@click.option("--author", default=None, help="Default: git's user.name.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Default: today.")
+def new(title: str, severity: str, author: str | None, day) -> None:
+    """Write a new bug report with the next free ID for today."""
+    import datetime as dt
+
+    from tracer.config import load_config
+    from tracer.gitio import GitError, git
+    from tracer.new import new_report
+
+    try:
+        config = load_config()
+        if author is None:
+            try:
+                author = git(config.root, "config", "user.name").strip() or "unknown"
+            except GitError:
+                author = "unknown"
+        path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
+    except TracerError as error:
+        raise Failure(str(error)) from None
+    click.echo(f"wrote {_shown(path, config.root)}")
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()

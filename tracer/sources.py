@@ -3,7 +3,6 @@ files that hold the ID prefix, and parse results cached by content."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -11,9 +10,8 @@ import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
-from tracer import __version__
+from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.fileio import atomic_write
 from tracer.problems import Problem
 from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, literal_prefix, scan_source
 
@@ -59,46 +57,24 @@ def _walk(root: Path, base: Path) -> list[str]:
     return found
 
 
-def _scanner_digest() -> bytes:
-    """A digest of the scanner's own code, so that a changed scanner never reads stale results."""
-    from tracer import scanner
-
-    return hashlib.sha256(Path(scanner.__file__).read_bytes()).digest()
-
-
-_SCANNER_DIGEST = _scanner_digest()
-
-
 class ScanCache:
-    """Scan results keyed by a digest of the file's bytes, the ID pattern and the scanner's code."""
+    """Scan results keyed by a digest of the file's bytes, its path, the ID pattern and tracer."""
 
     def __init__(self, folder: Path | None):
-        self.folder = folder
+        self.store = ContentCache(folder)
 
     def key(self, data: bytes, path: str, pattern: str) -> str:
-        digest = hashlib.sha256()
-        for part in (__version__.encode(), _SCANNER_DIGEST, pattern.encode(), path.encode(), data):
-            digest.update(len(part).to_bytes(8, "big") + part)
-        return digest.hexdigest()
+        return digest_of(pattern, path, data) + ".json"
 
     def get(self, key: str) -> FileScan | None:
-        if self.folder is None:
-            return None
+        text = self.store.get(key)
         try:
-            return _scan_from_dict(json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            return _scan_from_dict(json.loads(text)) if text is not None else None
+        except (ValueError, KeyError, TypeError):
             return None
 
     def put(self, key: str, scan: FileScan) -> None:
-        if self.folder is None:
-            return
-        try:
-            top = self.folder.parent
-            if not (top / ".gitignore").exists():  # like .pytest_cache: the cache ignores itself
-                atomic_write(top / ".gitignore", "# created by tracer\n*\n")
-            atomic_write(self.folder / f"{key}.json", json.dumps(asdict(scan), sort_keys=True))
-        except OSError:
-            pass  # a read-only checkout still scans, only slower
+        self.store.put(key, json.dumps(asdict(scan), sort_keys=True))
 
 
 def _scan_from_dict(data: dict) -> FileScan:

@@ -1,0 +1,80 @@
+"""`tracer new`: a report from the template, with the next ID that no branch has handed out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from tracer.config import Config
+from tracer.fileio import _mode_for
+from tracer.gitio import GitError, git
+from tracer.problems import TracerError
+from tracer.reports import SEVERITIES
+
+TEMPLATE = "bug_report.md.j2"
+
+
+def id_prefix(config: Config, day: dt.date) -> str:
+    """`BUG-20251110-` for the default pattern: IDs of the form PREFIX-YYYYMMDD-NNN."""
+    candidate = f"BUG-{day:%Y%m%d}-001"
+    match = re.fullmatch(r"([A-Za-z0-9_-]*?)-?\\d\{8\}-\\d\{3\}", config.id_pattern.replace("\\-", "-"))
+    if match is None or not config.id_regex.fullmatch(f"{match.group(1)}-{day:%Y%m%d}-001"):
+        if config.id_regex.fullmatch(candidate):
+            return f"BUG-{day:%Y%m%d}-"
+        raise TracerError(f"tracer new needs IDs of the form PREFIX-YYYYMMDD-NNN; the pattern is {config.id_pattern}")
+    return f"{match.group(1)}-{day:%Y%m%d}-"
+
+
+def ids_in_use(config: Config, prefix: str) -> set[str]:
+    """IDs with `prefix` in the work tree's reports and in every local and remote branch git knows."""
+    pattern = re.compile(re.escape(prefix.lower()) + r"\d{3}")
+    found = set()
+    folder = config.path(config.reports_dir)
+    if folder.is_dir():
+        found |= {m.group(0) for p in folder.iterdir() if (m := pattern.match(p.name.lower()))}
+    try:
+        refs = git(config.root, "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/remotes").split()
+        for ref in sorted(set(refs)):
+            names = git(config.root, "ls-tree", "-r", "--name-only", ref, "--", config.reports_dir)
+            found |= {m.group(0) for name in names.splitlines() if (m := pattern.match(name.rsplit("/", 1)[-1].lower()))}
+    except GitError:
+        pass  # not a git repository: the work tree is all there is
+    return {name.upper() for name in found}
+
+
+def slug(title: str) -> str:
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    return "-".join(words)[:60].strip("-") or "report"
+
+
+def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> Path:
+    """Write the report and return its path; never overwrites a file."""
+    from tracer.render import template_environment
+
+    if severity not in SEVERITIES:
+        raise TracerError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    prefix = id_prefix(config, day)
+    used = ids_in_use(config, prefix)
+    number = next(n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used)
+    if number >= 1000:  # pragma: no cover - a thousand bugs in one day
+        raise TracerError(f"no free ID left for {day}")
+    bug_id = f"{prefix}{number:03d}"
+    text = template_environment(config).get_template(TEMPLATE).render(
+        bug_id=bug_id, title=title, severity=severity, author=author, date=day.isoformat()
+    )
+    path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, _mode_for(path))
+        os.link(temporary, path)  # fails if the file exists: nothing is overwritten
+    except FileExistsError:
+        raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return path
