@@ -73,3 +73,10 @@ def test_every_function_shows_its_diff_against_the_pre_fix_revision(section):
         assert "_New since the pre-fix revision" in body or "_No diff for the module itself" in body
     else:
         assert "#### Diff against `796e24f9bf35`" in body or "_New since the pre-fix revision" in body
+
+
+def test_tracer_check_is_clean_on_this_repository(monkeypatch, capsys):
+    from tracer.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["check"]) == 0, capsys.readouterr().out

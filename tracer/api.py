@@ -125,10 +125,10 @@ def _document_key(project: Project, report: BugReport, base: str | None) -> str:
     evidence = evidence_path(config, report.bug_id)
     parts.append(evidence.read_bytes() if evidence.exists() else b"")
     templates = config.path(config.templates_dir)
-    for path in sorted(templates.glob("*")) if templates.is_dir() else []:
-        parts += [path.name, path.read_bytes()]
-    for path in sorted({t.path for t in project.tagged(report.bug_id)}):
-        parts += [path, (config.root / path).read_bytes()]
+    for template in sorted(templates.glob("*")) if templates.is_dir() else []:
+        parts += [template.name, template.read_bytes()]
+    for tagged_path in sorted({t.path for t in project.tagged(report.bug_id)}):
+        parts += [tagged_path, (config.root / tagged_path).read_bytes()]
     return "document-" + digest_of(*parts) + ".md"
 
 

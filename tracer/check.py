@@ -61,16 +61,16 @@ def check_project(project: Project, strict: bool = False) -> CheckResult:
         problems += _report_text_problems(project, report)
         problems += _evidence_problems(project, report, strict)
         try:
-            path, text = render_document(project, report.bug_id)
+            document, text = render_document(project, report.bug_id)
         except TracerError as error:
             problems.append(Problem(str(error.path or report.path), error.line or 1, "C201", f"cannot render: {error.message}"))
             continue
-        diffs += _compare(project, path, text, problems, f"run tracer render {report.bug_id}")
+        diffs += _compare(project, document, text, problems, f"run tracer render {report.bug_id}")
 
     index = index_path(config)
     if index.exists() or reports:
-        path, text = render_index(project)
-        diffs += _compare(project, path, text, problems, "run tracer render --all")
+        index, text = render_index(project)
+        diffs += _compare(project, index, text, problems, "run tracer render --all")
     problems += _link_problems(project)
     return CheckResult(tuple(sorted(set(problems))), tuple(diffs))
 

@@ -7,6 +7,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tracer.problems import TracerError
 
@@ -69,18 +70,23 @@ def load_config(start: Path | None = None) -> Config:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
-        raise TracerError(f"invalid TOML: {error}", pyproject, int(line.group(1)) if line else 1) from None
+        found = re.search(r"line (\d+)", str(error))
+        raise TracerError(f"invalid TOML: {error}", pyproject, int(found.group(1)) if found else 1) from None
     table = data.get("tool", {}).get("tracer")
     if table is None:
         return Config(root=root)
     line = _line_of(pyproject, "[tool.tracer]")
     values: dict[str, object] = {}
-    for key, value in table.items():
+    table_items: dict[str, Any] = table
+    for key, value in table_items.items():
         expected = _KEYS.get(key)
         if expected is None:
             raise TracerError(f"[tool.tracer]: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})", pyproject, line)
-        if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
+        if expected is list:
+            valid = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            valid = isinstance(value, str)
+        if not valid:
             kind = "a list of strings" if expected is list else "a string"
             raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {type(value).__name__}", pyproject, line)
         values[key] = tuple(value) if isinstance(value, list) else value

@@ -10,6 +10,7 @@ worker attaches the links to its reports and the controller alone writes the evi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,7 @@ class EvidenceRecorder:
         self.results: dict[str, dict] = {}  # test id -> {"links": [(bug, item)], "outcome": str}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        links = next((value for key, value in report.user_properties if key == PROPERTY), None)
+        links: Any = next((value for key, value in report.user_properties if key == PROPERTY), None)
         entry = self.results.get(report.nodeid)
         if entry is None:
             if links is None:

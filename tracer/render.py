@@ -103,7 +103,7 @@ def render_code_changes(
         "report": report,
         "report_link": os.path.relpath(config.root / report.path, out.parent).replace(os.sep, "/"),
         "functions": functions,
-        "files": sorted({f["path"] for f in functions}),
+        "files": sorted({item.path for item in tagged}),
         "revision": revision,
         "items": items,
         "groups": _grouped(items),

@@ -148,7 +148,7 @@ def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]
     body_line = text[: match.end()].count("\n") + 1
     return BugReport(
         path=relative,
-        bug_id=bug_id,
+        bug_id=str(bug_id),
         title=data["title"],
         severity=data["severity"],
         status=data["status"],
