@@ -56,13 +56,27 @@ def test_a_function_new_since_the_pre_fix_revision_says_so(project):
     assert "_New since the pre-fix revision: src/demo/extra.py did not exist at" in (project / "out.md").read_text()
 
 
-def test_without_git_history_the_document_says_why_and_goes_on(project):
+def test_without_git_history_the_document_says_why_and_goes_on(project, capsys):
     git(project, "checkout", "-q", "--orphan", "fresh")
     git(project, "commit", "-q", "-m", "history gone")
     git(project, "branch", "-D", "main")
     git(project, "reflog", "expire", "--expire=now", "--all")
     git(project, "gc", "-q", "--prune=now")
+    capsys.readouterr()
     assert main(["render", BUG, "-o", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "_No diff: revision " in out and "is not in this repository's history" in out
+    assert "### 2. `Head.step()`" in out
+
+
+def test_outside_git_the_document_still_renders(tmp_path, monkeypatch, capsys):
+    from tests.tracer.project import FIXED, PRE_FIX, report
+
+    make_files(tmp_path, {**PRE_FIX, **FIXED, f"docs/bug_reports/{BUG.lower()}-overflow.md": report("abc123")})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert main(["render", BUG, "-o", "-"]) == 0
+    assert "_No diff: revision abc123 is not in this repository's history" in capsys.readouterr().out
 
 
 def test_render_to_stdout_and_with_another_base(project, capsys):
