@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
+
+from timing import median_process_ms, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BUG = "BUG-20251110-002"
@@ -50,24 +50,13 @@ def build_tree(target: Path, limit: int) -> tuple[int, int]:
     return len(files), total
 
 
-def timed(command: list[str], cwd: Path, repeat: int, before=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before:
-            before()
-        start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def measure(tree: Path, label: str, repeat: int) -> list[tuple[str, float, float]]:
     tracer = [sys.executable, "-m", "tracer", "trace", BUG, "--format", "json"]
     cache = tree / ".tracer-cache"
-    grep = timed(["grep", "-rEl", "--include=*.py", PATTERN, "."], tree, repeat)
-    cold = timed(tracer, tree, repeat, before=lambda: shutil.rmtree(cache, ignore_errors=True))
-    warm = timed(tracer, tree, repeat)
-    python = timed([sys.executable, "-c", "pass"], tree, repeat)
+    grep = median_process_ms(["grep", "-rEl", "--include=*.py", PATTERN, "."], tree, repeat)
+    cold = median_process_ms(tracer, tree, repeat, before=lambda: shutil.rmtree(cache, ignore_errors=True))
+    warm = median_process_ms(tracer, tree, repeat)
+    python = median_process_ms([sys.executable, "-c", "pass"], tree, repeat)
     return [
         (f"{label}: grep -rE", grep, 1.0),
         (f"{label}: python -c pass", python, python / grep),
@@ -87,10 +76,7 @@ def main() -> None:
         count, size = build_tree(tree, args.files)
         subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
         rows += measure(tree, f"{count} files, {size / 1e6:.0f} MB", args.repeat)
-    print(f"{'command':<52} {'ms':>9} {'x grep':>8}")
-    print("-" * 71)
-    for label, ms, ratio in rows:
-        print(f"{label:<52} {ms:>9.1f} {ratio:>8.2f}")
+    print_table(("command", "ms", "x grep"), rows)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,6 @@ class Project:
     def __init__(self, config: Config):
         self.config = config
 
-    @classmethod
-    def load(cls, config: Config) -> Project:
-        return cls(config)
-
     @cached_property
     def reports(self) -> ReportSet:
         return load_reports(self.config)

@@ -25,7 +25,7 @@ def _project():
     from tracer.api import Project
     from tracer.config import load_config
 
-    return Project.load(load_config())
+    return Project(load_config())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,13 +47,15 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
 
     try:
         project = _project()
+        if render_all and (bug_id or output):
+            raise click.UsageError("--all renders every document: give no BUG_ID and no --output")
         if render_all:
             documents = render_all_documents(project, base)
         elif bug_id:
             documents = [render_document(project, bug_id, base)]
         else:
             raise click.UsageError("give a BUG_ID or --all")
-        if output is not None and len(documents) == 1:
+        if output is not None:
             if output == "-":
                 click.echo(documents[0][1], nl=False)
                 return

@@ -215,10 +215,7 @@ class _Scan:
         """`statement` and the statements after it with no blank or comment line between."""
         import libcst as cst
 
-        body = self.parents[statement]
-        siblings: Sequence[cst.CSTNode] = getattr(body, "body", ())
-        if isinstance(body, (cst.ClassDef, cst.FunctionDef)):  # pragma: no cover - bodies are blocks
-            siblings = ()
+        siblings: Sequence[cst.CSTNode] = getattr(self.parents[statement], "body", ())
         if statement not in siblings:
             return [statement]
         run = [statement]

@@ -33,7 +33,7 @@ def python_files(config: Config) -> list[str]:
         else:
             files += _walk(config.root, base)
     excluded = tuple(config.exclude)
-    return sorted({f for f in files if not f.startswith(excluded) or not excluded})
+    return sorted({f for f in files if not (excluded and f.startswith(excluded))})
 
 
 def _git_files(root: Path) -> list[str] | None:

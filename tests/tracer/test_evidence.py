@@ -33,11 +33,6 @@ def test_fingerprint_changes_with_any_code_change():
     assert fingerprint_source(FUNCTION.replace("x)", "value)")) != fingerprint_source(FUNCTION)
 
 
-def render(project) -> str:
-    assert main(["render", BUG, "-o", "-"]) == 0
-    return project.path.joinpath("doc.md").read_text() if False else ""
-
-
 def rendered(project, capsys) -> str:
     capsys.readouterr()
     assert main(["render", BUG, "-o", "-"]) == 0
