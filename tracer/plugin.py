@@ -124,8 +124,15 @@ class EvidenceRecorder:
             entry["outcome"] = "skipped"  # skips and expected failures never verify
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from tracer.problems import TracerError
+
         if self.results and not self.config.getoption("--tracer-no-evidence"):
-            write_evidence(self.config, self.results)
+            try:
+                write_evidence(self.config, self.results)
+            except TracerError as error:  # a broken evidence file or config: say so, lose nothing
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is not None:
+                    reporter.write_line(f"tracer: {error}; no evidence written", red=True)
 
 
 def write_evidence(config: pytest.Config, results: dict) -> None:

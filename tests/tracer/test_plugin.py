@@ -222,3 +222,13 @@ def test_two_pytest_processes_finishing_at_once_lose_nothing(project):
     assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
     assert set(outcomes(project)) == {"edge-cases", "gradient", "on-gpu"}
     assert sum(len(t) for t in outcomes(project).values()) == 4
+
+
+def test_a_broken_evidence_file_is_reported_and_left_alone(project):
+    path = project.path / EVIDENCE
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    result = project.runpytest()
+    result.assert_outcomes(passed=4, skipped=1)
+    result.stdout.fnmatch_lines([f"tracer: {EVIDENCE}:1: evidence file is not valid*; no evidence written"])
+    assert path.read_text() == "{not json"
