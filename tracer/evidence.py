@@ -145,12 +145,18 @@ def item_states(report: BugReport, evidence: Evidence | None, tagged: list[Tagge
 
 
 def short_tests(test_ids: list[str]) -> str:
-    """Test names without their file, parametrized cases folded: "`test_a` (3 cases), `test_b`"."""
-    counts: dict[str, int] = {}
+    """Test ids grouped by file, parametrized cases folded:
+    "`test_a` (3 cases), `test_b` in `tests/test_x.py`"."""
+    by_file: dict[str, dict[str, int]] = {}
     for test_id in sorted(test_ids):
-        name = test_id.rsplit("::", 1)[-1].split("[", 1)[0]
-        counts[name] = counts.get(name, 0) + 1
-    return ", ".join(f"`{name}`" + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items())
+        path, _, name = test_id.partition("::")
+        counts = by_file.setdefault(path, {})
+        base = name.split("[", 1)[0]
+        counts[base] = counts.get(base, 0) + 1
+    return "; ".join(
+        ", ".join(f"`{name}`" + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items()) + f" in `{path}`"
+        for path, counts in by_file.items()
+    )
 
 
 def proof_summary(verdicts: dict[str, str]) -> str:

@@ -45,7 +45,12 @@ def _git_files(root: Path) -> list[str] | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-    return [p for p in paths if (root / p).is_file() and not any(part in SKIPPED_DIRS for part in p.split("/"))]
+    # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
+    venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
+    return [
+        p for p in paths
+        if not (venvs and p.startswith(venvs)) and not any(part in SKIPPED_DIRS for part in p.split("/")) and (root / p).is_file()
+    ]
 
 
 def _walk(root: Path, base: Path) -> list[str]:

@@ -104,7 +104,7 @@ def test_stale_and_failed_evidence_and_a_verified_status_with_open_items(clean, 
     evidence["items"]["edge-cases"]["tests/test_x.py::test_edges"]["outcome"] = "failed"
     make_files(clean, {f"docs/bug_reports/evidence/{BUG.lower()}.json": json.dumps(evidence)})
     main(["render", "--all"])
-    assert any("C301 item 'edge-cases' is failed: failed: `test_edges`" in l for l in run_check(capsys)[1])
+    assert any("C301 item 'edge-cases' is failed: failed: `test_edges` in `tests/test_x.py`" in l for l in run_check(capsys)[1])
 
 
 def test_placeholders_and_broken_links_in_reports(clean, capsys):

@@ -108,7 +108,10 @@ def test_prove_tells_proven_tests_from_tests_that_pass_before_too(history, monke
     assert git(history.path, "status", "--porcelain").replace(f"?? {EVIDENCE.rsplit('/', 1)[0]}/\n", "") == status_before
 
     text = rendered(history, capsys)
-    assert "Proof against the pre-fix revision: fails before the fix, passes after: `test_edges`; passes before too: `test_middle`" in text
+    assert (
+        "Proof against the pre-fix revision: fails before the fix, passes after: `test_edges` in `tests/test_step.py`; "
+        "passes before too: `test_middle` in `tests/test_step.py`"
+    ) in text
 
 
 def test_prove_without_a_revision_is_a_clear_error(project, monkeypatch, capsys):  # noqa: F811

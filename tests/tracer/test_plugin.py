@@ -119,8 +119,8 @@ def test_a_failing_test_fails_its_item_and_the_document_says_which(project, monk
 
     assert main(["render", BUG, "-o", "doc.md"]) == 0
     text = (project.path / "doc.md").read_text()
-    assert "(`edge-cases`): **failed**: failed: `test_middle`" in text
-    assert "(`gradient`): **verified**: by `test_gradient`" in text
+    assert "(`edge-cases`): **failed**: failed: `test_middle` in `tests/test_step.py`" in text
+    assert "(`gradient`): **verified**: by `test_gradient` in `tests/test_step.py`" in text
     assert "(`on-gpu`): **open**: 1 linked test ran, none passed (skipped)" in text
     assert "fixed: 1 of 3 items verified; 1 failed; 1 open" in text
 

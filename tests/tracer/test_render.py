@@ -162,3 +162,11 @@ def test_version_and_usage_errors(capsys):
 def test_written_documents_get_ordinary_permissions(project):
     main(["render", BUG])
     assert (project / DOCUMENT).stat().st_mode & 0o777 == 0o644
+
+
+def test_a_file_that_does_not_parse_is_reported_and_the_scan_goes_on(project, capsys):
+    make_files(project, {"src/demo/broken.py": f"def f(:\n    # {BUG}: x\n    pass\n"})
+    assert main(["trace", BUG]) == 0
+    captured = capsys.readouterr()
+    assert "src/demo/broken.py:3: T001 cannot parse" in captured.err
+    assert "src/demo/step.py:7-14: method Head.step" in captured.out
