@@ -177,16 +177,18 @@ class _Scan:
         if not isinstance(expression, cst.Expr) or not isinstance(expression.value, (cst.SimpleString, cst.ConcatenatedString)):
             return
         start, end = self._lines_of(body[0])
+        seen: set[str] = set()
         for offset, text in enumerate(self.lines[start - 1 : end]):
+            ids = tuple(i for i in _split_ids(text, self.id_regex) if i not in seen)
+            if not ids:
+                continue
+            seen.update(ids)
             match = self.id_regex.search(text)
-            if match:
-                ids = _split_ids(text, self.id_regex)
-                rest = _clean(self.id_regex.sub("", text[match.end() :]))
-                if not rest:  # the ID closes the line, as in "Checks (BUG-...)": take the words before it
-                    rest = _clean(self.id_regex.sub("", text))
-                change = Change(start, end, "docstring", rest, ids, start + offset)
-                self.found.setdefault(node, []).append(change)
-                return
+            assert match is not None
+            rest = _clean(self.id_regex.sub("", text[match.end() :]))
+            if not rest:  # the ID closes the line, as in "Checks (BUG-...)": take the words before it
+                rest = _clean(self.id_regex.sub("", text))
+            self.found.setdefault(node, []).append(Change(start, end, "docstring", rest, ids, start + offset))
 
     # Blocks
 

@@ -330,3 +330,18 @@ def test_find_scope_by_qualname():
     assert find_scope(source, "A.f") == (2, 4)
     assert find_scope(source, "f") == (6, 7)
     assert find_scope(source, "missing") is None
+
+
+def test_each_id_of_a_docstring_gets_the_text_of_the_line_that_first_names_it():
+    result = scan(
+        f'''
+        def f():
+            """Summary.
+
+            {A}: first fix.
+            {B}: second fix; see also {A}.
+            """
+        '''
+    )
+    changes = result.scopes[0].changes
+    assert [(c.bug_ids, c.text, c.tag_line) for c in changes] == [((A,), "first fix", 4), ((B,), "second fix; see also", 5)]
