@@ -6,13 +6,16 @@ import difflib
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.problems import Problem, TracerError
-from tracer.reports import BugReport, ReportSet, load_reports
 from tracer.scanner import FileScan, TaggedScope, iter_tagged
 from tracer.sources import scan_project
+
+if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
+    from tracer.reports import BugReport, ReportSet
 
 
 class Project:
@@ -23,6 +26,8 @@ class Project:
 
     @cached_property
     def reports(self) -> ReportSet:
+        from tracer.reports import load_reports
+
         return load_reports(self.config)
 
     @cached_property
