@@ -111,7 +111,7 @@ def _evidence_problems(project: Project, report: BugReport, strict: bool) -> lis
             severity = "error" if strict else "warning"
             problems.append(
                 Problem(report.path, _item_line(config.root / report.path, state.id), "W501",
-                        f"item {state.id!r} is verified by no test and has no manual sign-off", severity)
+                        f"item {state.id!r} is verified by no test and has no manual sign-off ({state.detail})", severity)
             )
     unfinished = [s.id for s in states if s.state in ("open", "failed", "stale")]
     if report.status in ("verified", "closed") and unfinished:

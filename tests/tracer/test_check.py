@@ -35,7 +35,9 @@ def codes(lines: list[str]) -> set[str]:
 def test_a_clean_project_passes_with_open_items_as_warnings(clean, capsys):
     code, lines = run_check(capsys)
     assert code == 0
-    assert lines == [f"{REPORT}:11: W501 item 'edge-cases' is verified by no test and has no manual sign-off (warning)"]
+    assert lines == [
+        f"{REPORT}:11: W501 item 'edge-cases' is verified by no test and has no manual sign-off (no linked test has run) (warning)"
+    ]
     assert run_check(capsys, "--strict")[0] == 1
 
 
