@@ -16,7 +16,7 @@ import pytest
 
 MARKER = "verifies"
 PROPERTY = "tracer_verifies"
-KNOWN = pytest.StashKey[dict]()  # bug id -> tuple of item ids; None when the project has no reports
+KNOWN = pytest.StashKey[dict]()  # bug id -> tuple of item ids, from the project's bug reports
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,13 +53,7 @@ def _known_items(config: pytest.Config) -> dict[str, tuple[str, ...]]:
 
 def links_of(item: pytest.Item) -> list[tuple[str, str]]:
     """(bug id, item id) pairs of a test's verifies markers."""
-    links = []
-    for mark in item.iter_markers(MARKER):
-        if not mark.args:
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.verifies needs a bug ID and item IDs")
-        bug, *item_ids = mark.args
-        links += [(bug, item_id) for item_id in item_ids]
-    return links
+    return [(mark.args[0], item_id) for mark in item.iter_markers(MARKER) for item_id in mark.args[1:]]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -72,6 +66,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     for item in produced:
         if not isinstance(item, pytest.Item):
             continue
+        if any(len(mark.args) < 2 for mark in item.iter_markers(MARKER)):
+            raise collector.CollectError(f"{item.nodeid}: verifies needs a bug ID and at least one item ID")
         for bug, item_id in links_of(item):
             if bug not in known:
                 listed = ", ".join(sorted(known)) or "none"

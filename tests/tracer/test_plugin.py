@@ -159,6 +159,7 @@ def test_errors_in_setup_fail_the_item_and_xfail_never_verifies(project):
     [
         ('"BUG-20990101-001", "edge-cases"', "verifies names unknown bug BUG-20990101-001 (bug reports: BUG-20250101-001)"),
         (f'"{BUG}", "typo"', "verifies names unknown item 'typo' of BUG-20250101-001 (known items: edge-cases, gradient, on-gpu)"),
+        (f'"{BUG}"', "verifies needs a bug ID and at least one item ID"),
     ],
 )
 def test_unknown_bug_or_item_is_a_collection_error_naming_the_test(project, marker, message):
