@@ -230,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_INPUT_ERROR
+    except OSError as error:  # a file that cannot be read or written: say which, no traceback
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(f"tracer: {where}{error.strerror or error}", err=True)
+        return EXIT_INPUT_ERROR
     except SystemExit as done:
         return int(done.code or 0)
     return EXIT_CLEAN

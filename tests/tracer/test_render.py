@@ -170,3 +170,9 @@ def test_a_file_that_does_not_parse_is_reported_and_the_scan_goes_on(project, ca
     captured = capsys.readouterr()
     assert "src/demo/broken.py:3: T001 cannot parse" in captured.err
     assert "src/demo/step.py:7-14: method Head.step" in captured.out
+
+
+def test_an_unwritable_output_is_a_clear_error(project, capsys):
+    assert main(["render", BUG, "-o", "src/demo/step.py/out.md"]) == 2  # a file where a folder should be
+    error = capsys.readouterr().err
+    assert error.startswith("tracer: ") and "src/demo/step.py" in error and "Traceback" not in error
