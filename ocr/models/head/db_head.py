@@ -44,9 +44,10 @@ class DBHead(nn.Module):
     ) -> torch.Tensor:
         """Differentiable binarization of prob maps `x` against threshold map `y`: sigmoid(k (x - y)).
 
-        BUG-20251110-002: the original form, torch.reciprocal(1 + torch.exp(-k * (x - y))), is finite
-        in the forward pass, but once exp(-k (x - y)) overflows to inf its backward pass multiplies
-        0 by inf and the gradient is NaN. With k = 50 that happens where x - y <= -0.2218 in float16
+        BUG-20251110-002: sigmoid replaces reciprocal + exp, whose gradient overflowed to NaN.
+        The original form, torch.reciprocal(1 + torch.exp(-k * (x - y))), is finite in the forward
+        pass, but once exp(-k (x - y)) overflows to inf its backward pass multiplies 0 by inf and
+        the gradient is NaN. With k = 50 that happens where x - y <= -0.2218 in float16
         and x - y <= -1.781 in bfloat16; in float32 only where x - y <= -1.774, out of reach for
         maps in [0, 1]. torch.sigmoid is the same function with a backward pass that cannot overflow.
 

@@ -29,8 +29,11 @@ class DiceLoss(nn.Module):
     def _compute(
         self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None
     ) -> torch.Tensor:
-        """BUG-20251110-002: validates `pred` (the approximate binary map, where the step function's
-        NaNs would first show) and the result; a degenerate union gives 1.0 rather than 0/0."""
+        """Dice loss of one batch, with its inputs and result validated.
+
+        BUG-20251110-002: validate pred and the loss; an empty union gives 1.0, not 0/0.
+        `pred` is the approximate binary map, where a broken step function shows first.
+        """
         pred = pred[:, 0] if pred.dim() == 4 else pred  # [N, 1, H, W] -> [N, H, W]
         gt = gt[:, 0] if gt.dim() == 4 else gt
         assert pred.shape == gt.shape, (pred.shape, gt.shape)
