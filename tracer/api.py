@@ -15,6 +15,7 @@ from tracer.scanner import FileScan, TaggedScope, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
+    from tracer.prove import TestRun
     from tracer.reports import BugReport, ReportSet
 
 
@@ -173,8 +174,9 @@ def render_index(project: Project) -> tuple[Path, str]:
     return out, cached
 
 
-def prove_bug(project: Project, bug_id: str, base: str | None = None) -> dict:
-    """Run the bug's linked tests before and after the fix, keep the proof with the evidence."""
+def prove_bug(project: Project, bug_id: str, base: str | None = None) -> tuple[dict, TestRun]:
+    """Run the bug's linked tests before and after the fix, keep the proof with the evidence;
+    return the proof and the run on the old code (whose output explains a run that did nothing)."""
     from tracer.evidence import load_evidence, locked_evidence
     from tracer.gitio import GitError
     from tracer.prove import proof_of, run_before, run_linked_tests, test_files_naming
@@ -200,4 +202,4 @@ def prove_bug(project: Project, bug_id: str, base: str | None = None) -> dict:
     proof = proof_of(commit, before, after, {k: v for k, v in linked.items() if v})
     with locked_evidence(config, bug_id) as stored:
         stored.proof = proof
-    return proof
+    return proof, before

@@ -141,9 +141,12 @@ def prove(bug_id: str, base: str | None) -> None:
     from tracer.api import prove_bug
 
     try:
-        proof = prove_bug(_project(), bug_id, base)
+        proof, before = prove_bug(_project(), bug_id, base)
     except TracerError as error:
         raise Failure(str(error)) from None
+    if not before.outcomes:
+        tail = "\n".join(before.output.strip().splitlines()[-15:])
+        click.echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{tail}", err=True)
     failing_after = False
     click.echo(f"{bug_id}: linked tests on {proof['revision'][:12]} (before) and on the work tree (after)")
     for item_id, tests in proof["items"].items():

@@ -27,6 +27,8 @@ SKIPPED = "skipped"
 
 @dataclass(frozen=True)
 class TestRun:
+    __test__ = False  # not a pytest test class
+
     outcomes: dict[str, str]  # test id -> passed, failed, error, skipped
     exit_code: int
     output: str
