@@ -110,6 +110,7 @@ def render_code_changes(
         "status_line": status_line,
         "root_cause": report.section("Root Cause"),
         "solution": report.section("Solution", "Fix", "The Fix"),
+        "alternatives": report.section("Alternatives Considered", "Alternatives"),
         "next_steps": report.section("Next Steps"),
         "notes": report.section("Notes"),
         **(extra or {}),

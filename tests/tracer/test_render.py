@@ -36,6 +36,7 @@ def test_render_writes_the_document_beside_the_report(project, capsys):
     assert "_New since the pre-fix revision: `<module>`" not in text
     assert "untouched" not in text
     assert "exp overflows." in text and "1. Ship it." in text
+    assert "## Alternatives Considered" not in text  # the report has none
     assert "- [ ] Edge cases (`edge-cases`): **open**" in text
     assert "- [x] Reviewed by hand (`reviewed`): **manual**: signed off by reviewer: read the diff" in text
 
