@@ -180,19 +180,18 @@ def _state(tests: dict[str, dict[str, str]], evidence: Evidence | None, current:
         return "open", f"{len(tests)} linked test{'s' if len(tests) > 1 else ''} ran, none passed (skipped)"
     assert evidence is not None
     changed = sorted(
-        {
-            scope
-            for t in passed
-            for scope, digest in evidence.fingerprints.get(tests[t]["code"], {}).items()
-            if current.get(scope) != digest
-        }
-        | {scope for scope in current if any(scope not in evidence.fingerprints.get(tests[t]["code"], {}) for t in passed)}
+        set().union(*(changed_scopes(evidence.fingerprints.get(tests[t]["code"], {}), current) for t in passed))
     )
     if changed:
         return "stale", "verified on code that has since changed: " + ", ".join(f"`{s}`" for s in changed)
     skipped = len(tests) - len(passed)
     note = f" ({skipped} skipped)" if skipped else ""
     return "verified", "by " + short_tests(passed) + note
+
+
+def changed_scopes(recorded: dict[str, str], current: dict[str, str]) -> set[str]:
+    """Scopes changed, added or removed since the fingerprints were recorded."""
+    return {scope for scope in recorded.keys() | current.keys() if recorded.get(scope) != current.get(scope)}
 
 
 def status_line(report: BugReport, items: list[ItemState]) -> str:
