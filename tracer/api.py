@@ -126,12 +126,19 @@ def _document_key(project: Project, report: BugReport, base: str | None) -> str:
     parts: list[bytes | str] = [repr(config), report.path, (config.root / report.path).read_bytes(), commit]
     evidence = evidence_path(config, report.bug_id)
     parts.append(evidence.read_bytes() if evidence.exists() else b"")
-    templates = config.path(config.templates_dir)
-    for template in sorted(templates.glob("*")) if templates.is_dir() else []:
-        parts += [template.name, template.read_bytes()]
+    parts += _project_templates(config)
     for tagged_path in sorted({t.path for t in project.tagged(report.bug_id)}):
         parts += [tagged_path, (config.root / tagged_path).read_bytes()]
     return "document-" + digest_of(*parts) + ".md"
+
+
+def _project_templates(config: Config) -> list[bytes | str]:
+    """Names and bytes of the project's own templates, for cache keys (tracer's own are in every key)."""
+    folder = config.path(config.templates_dir)
+    parts: list[bytes | str] = []
+    for template in sorted(folder.glob("*")) if folder.is_dir() else []:
+        parts += [template.name, template.read_bytes()]
+    return parts
 
 
 def render_all_documents(project: Project, base: str | None = None) -> list[tuple[Path, str]]:
@@ -148,7 +155,7 @@ def index_path(config: Config) -> Path:
 def render_index(project: Project) -> tuple[Path, str]:
     """One row a bug, newest first: ID, title, severity, status, verified items, stale items, links."""
     from tracer.evidence import item_states, load_evidence
-    from tracer.render import output_path, template_environment
+    from tracer.render import output_path, render_template
 
     config = project.config
     out = index_path(config)
@@ -166,10 +173,10 @@ def render_index(project: Project) -> tuple[Path, str]:
                 "stale": sum(s.state == "stale" for s in states),
             }
         )
-    key = "index-" + digest_of(repr(config), repr(rows)) + ".md"
+    key = "index-" + digest_of(repr(config), repr(rows), *_project_templates(config)) + ".md"
     cached = project.cache.get(key)
     if cached is None:
-        cached = template_environment(config).get_template("index.md.j2").render(rows=rows)
+        cached = render_template(config, "index.md.j2", {"rows": rows})
         project.cache.put(key, cached)
     return out, cached
 

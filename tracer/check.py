@@ -69,8 +69,11 @@ def check_project(project: Project, strict: bool = False) -> CheckResult:
 
     index = index_path(config)
     if index.exists() or reports:
-        index, text = render_index(project)
-        diffs += _compare(project, index, text, problems, "run tracer render --all")
+        try:
+            index, text = render_index(project)
+            diffs += _compare(project, index, text, problems, "run tracer render --all")
+        except TracerError as error:
+            problems.append(Problem(str(error.path or index), error.line or 1, "C201", f"cannot render the index: {error.message}"))
     problems += _link_problems(project)
     return CheckResult(tuple(sorted(set(problems))), tuple(diffs))
 

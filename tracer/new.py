@@ -52,7 +52,7 @@ def slug(title: str) -> str:
 
 def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> Path:
     """Write the report and return its path; never overwrites a file."""
-    from tracer.render import template_environment
+    from tracer.render import render_template
 
     if severity not in SEVERITIES:
         raise TracerError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -62,8 +62,8 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
     if number >= 1000:  # pragma: no cover - a thousand bugs in one day
         raise TracerError(f"no free ID left for {day}")
     bug_id = f"{prefix}{number:03d}"
-    text = template_environment(config).get_template(TEMPLATE).render(
-        bug_id=bug_id, title=title, severity=severity, author=author, date=day.isoformat()
+    text = render_template(
+        config, TEMPLATE, {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()}
     )
     path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

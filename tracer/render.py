@@ -67,10 +67,6 @@ def render_code_changes(
     extra: dict | None = None,
 ) -> str:
     """The document's text; the same inputs give the same bytes."""
-    from jinja2 import TemplateError
-
-    from tracer.problems import TracerError
-
     current = read_lines(config, {t.path for t in tagged})
     revision = base or report.pre_fix_revision
     if revision:
@@ -115,13 +111,21 @@ def render_code_changes(
         "notes": report.section("Notes"),
         **(extra or {}),
     }
-    environment = template_environment(config)
+    return render_template(config, TEMPLATE, context)
+
+
+def render_template(config: Config, name: str, context: dict) -> str:
+    """A template's text; an error in a template names its file and line."""
+    from jinja2 import TemplateError
+
+    from tracer.problems import TracerError
+
     try:
-        return environment.get_template(TEMPLATE).render(context)
+        return template_environment(config).get_template(name).render(context)
     except TemplateError as error:
-        lineno = getattr(error, "lineno", None)
-        name = getattr(error, "filename", None) or getattr(error, "name", None) or TEMPLATE
-        raise TracerError(f"template error: {error.message or error}", name, lineno) from None
+        own = config.path(config.templates_dir) / name
+        where = getattr(error, "filename", None) or (f"{config.templates_dir}/{name}" if own.exists() else name)
+        raise TracerError(f"template error: {error.message or error}", where, getattr(error, "lineno", None)) from None
 
 
 def _shown_source(lines: list[str], item: TaggedScope) -> str:

@@ -134,3 +134,10 @@ def test_render_all_writes_the_index_newest_first(clean):
     rows = [line for line in (clean / "docs/bug_reports/index.md").read_text().splitlines() if line.startswith("| [BUG")]
     assert [row.split("]")[0] for row in rows] == ["| [BUG-20250301-001", "| [BUG-20250101-001"]
     assert "| High | fixed | 0/2 | 0 | [document](bug-20250101-001-overflow-code-changes.md) |" in rows[1]
+
+
+def test_a_broken_template_is_a_finding_naming_the_template(clean, capsys):
+    make_files(clean, {"templates/index.md.j2": "{% for row in rows %}\n{{ row.nope }}\n{% endfor %}\n"})
+    code, lines = run_check(capsys)
+    assert code == 1
+    assert "templates/index.md.j2:1: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'" in lines
