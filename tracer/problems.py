@@ -31,5 +31,14 @@ class TracerError(Exception):
         self.message, self.path, self.line = message, path, line
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line or 1}: " if self.path is not None else ""
-        return f"{where}{self.message}"
+        if self.path is None:
+            return self.message
+        return f"{_relative(Path(self.path))}:{self.line or 1}: {self.message}"
+
+
+def _relative(path: Path) -> str:
+    """A path as the user would type it from the current folder, where it lies below it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() if path.is_absolute() else path.as_posix()
+    except (ValueError, OSError):
+        return str(path)

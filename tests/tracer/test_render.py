@@ -177,3 +177,9 @@ def test_an_unwritable_output_is_a_clear_error(project, capsys):
     assert main(["render", BUG, "-o", "src/demo/step.py/out.md"]) == 2  # a file where a folder should be
     error = capsys.readouterr().err
     assert error.startswith("tracer: ") and "src/demo/step.py" in error and "Traceback" not in error
+
+
+def test_errors_name_files_relative_to_the_current_folder(in_tmp, capsys):
+    make_files(in_tmp, {"pyproject.toml": "[tool.tracer]\nsource_roots = 1\n"})
+    assert main(["check"]) == 2
+    assert capsys.readouterr().err == "tracer: pyproject.toml:1: [tool.tracer]: source_roots must be a list of strings, got int\n"
