@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import textwrap
 import tokenize
 from collections.abc import Iterator
@@ -86,6 +87,22 @@ class Evidence:
     def from_json(cls, text: str) -> Evidence:
         data = json.loads(text)
         return cls(data["bug_id"], data.get("code_commit"), data.get("fingerprints", {}), data.get("items", {}), data.get("proof"))
+
+    def forget_missing_tests(self, root: Path) -> None:
+        """Drop the results of tests whose file or function is gone (renamed or deleted), so that
+        they neither verify nor fail an item any more."""
+        sources: dict[str, str | None] = {}
+        for tests in self.items.values():
+            for test_id in list(tests):
+                path, _, name = test_id.partition("::")
+                if path not in sources:
+                    file = root / path
+                    sources[path] = file.read_text(encoding="utf-8", errors="replace") if file.is_file() else None
+                function = name.rsplit("::", 1)[-1].split("[", 1)[0]
+                source = sources[path]
+                if source is None or re.search(rf"\bdef {re.escape(function)}\b", source) is None:
+                    del tests[test_id]
+        self.items = {item: tests for item, tests in self.items.items() if tests}
 
     def record(self, item_id: str, test_id: str, outcome: str, prints: dict[str, str]) -> None:
         identity = code_id(prints)

@@ -147,5 +147,6 @@ def write_evidence(config: pytest.Config, results: dict) -> None:
         prints = fingerprints(tracer_config, tagged)
         with locked_evidence(tracer_config, bug) as evidence:
             evidence.code_commit = last_commit_touching(tracer_config.root, sorted({t.path for t in tagged}))
+            evidence.forget_missing_tests(Path(config.rootpath))
             for item_id, test_id, outcome in rows:
                 evidence.record(item_id, test_id, outcome, prints)

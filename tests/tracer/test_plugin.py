@@ -233,3 +233,11 @@ def test_a_broken_evidence_file_is_reported_and_left_alone(project):
     result.assert_outcomes(passed=4, skipped=1)
     result.stdout.fnmatch_lines([f"tracer: {EVIDENCE}:1: evidence file is not valid*; no evidence written"])
     assert path.read_text() == "{not json"
+
+
+def test_a_renamed_test_no_longer_counts_for_its_item(project):
+    project.runpytest()
+    tests = project.path / "tests" / "test_step.py"
+    tests.write_text(tests.read_text().replace("def test_middle", "def test_centre").replace("step(0.5) == 0.5", "step(0.5) == 0.6"))
+    project.runpytest("-k", "centre")
+    assert outcomes(project)["edge-cases"] == {"test_edges": "passed", "test_centre": "failed"}
