@@ -7,18 +7,21 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
+def atomic_write(path: Path, text: str, overwrite: bool = True) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`. Without `overwrite`,
+    an existing `path` raises FileExistsError and is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temporary, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # fails if the file exists, atomically
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _mode_for(path: Path) -> int:

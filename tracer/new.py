@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from tracer.config import Config
-from tracer.fileio import _mode_for
+from tracer.fileio import atomic_write
 from tracer.gitio import GitError, git
 from tracer.problems import TracerError
 from tracer.reports import SEVERITIES
+from tracer.scanner import literal_prefix
 
 TEMPLATE = "bug_report.md.j2"
 
 
 def id_prefix(config: Config, day: dt.date) -> str:
-    """`BUG-20251110-` for the default pattern: IDs of the form PREFIX-YYYYMMDD-NNN."""
-    candidate = f"BUG-{day:%Y%m%d}-001"
-    match = re.fullmatch(r"([A-Za-z0-9_-]*?)-?\\d\{8\}-\\d\{3\}", config.id_pattern.replace("\\-", "-"))
-    if match is None or not config.id_regex.fullmatch(f"{match.group(1)}-{day:%Y%m%d}-001"):
-        if config.id_regex.fullmatch(candidate):
-            return f"BUG-{day:%Y%m%d}-"
+    """`BUG-20251110-` for the default pattern: IDs of the form PREFIX-YYYYMMDD-NNN, where PREFIX
+    is the pattern's literal start."""
+    prefix = f"{literal_prefix(config.id_pattern)}{day:%Y%m%d}-"
+    if not config.id_regex.fullmatch(f"{prefix}001"):
         raise TracerError(f"tracer new needs IDs of the form PREFIX-YYYYMMDD-NNN; the pattern is {config.id_pattern}")
-    return f"{match.group(1)}-{day:%Y%m%d}-"
+    return prefix
 
 
 def ids_in_use(config: Config, prefix: str) -> set[str]:
@@ -58,23 +55,16 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
         raise TracerError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     prefix = id_prefix(config, day)
     used = ids_in_use(config, prefix)
-    number = next(n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used)
-    if number >= 1000:  # pragma: no cover - a thousand bugs in one day
-        raise TracerError(f"no free ID left for {day}")
+    number = next((n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used), None)
+    if number is None:
+        raise TracerError(f"no free ID left for {day}: {prefix}001 to {prefix}999 are all taken")
     bug_id = f"{prefix}{number:03d}"
     text = render_template(
         config, TEMPLATE, {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()}
     )
     path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, _mode_for(path))
-        os.link(temporary, path)  # fails if the file exists: nothing is overwritten
+        atomic_write(path, text, overwrite=False)
     except FileExistsError:
         raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     return path

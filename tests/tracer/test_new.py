@@ -68,3 +68,12 @@ def test_new_rejects_patterns_without_a_date_and_bad_severity(in_tmp, capsys):
     assert main(["new", "x"]) == 2
     assert "PREFIX-YYYYMMDD-NNN" in capsys.readouterr().err
     assert main(["new", "x", "--severity", "Urgent"]) == 2
+
+
+def test_a_day_with_every_id_taken_is_a_clear_error(in_tmp, capsys, monkeypatch):
+    make_files(in_tmp, FILES)
+    import tracer.new
+
+    monkeypatch.setattr(tracer.new, "ids_in_use", lambda config, prefix: {f"{prefix}{n:03d}" for n in range(1, 1000)})
+    assert main(["new", "One too many", "--date", "2025-11-10"]) == 2
+    assert "no free ID left for 2025-11-10" in capsys.readouterr().err
