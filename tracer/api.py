@@ -1,29 +1,35 @@
-"""What the commands do, as plain functions over the config: no click, no printing."""
+"""The Project facade: what the commands ask of a project, each part computed once per command
+and handed down the pipeline (reports -> scans -> evidence -> documents -> check). No click, no
+printing: the shell turns the answers into text and exit codes."""
 
 from __future__ import annotations
 
 import difflib
-import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tracer.cache import ContentCache, digest_of
+from tracer.cache import ContentCache
 from tracer.config import Config
 from tracer.problems import Problem, TracerError
 from tracer.scanner import FileScan, TaggedScope, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
-    from tracer.prove import TestRun
+    from tracer.check import CheckResult
+    from tracer.evidence import BugStatus
+    from tracer.prove import ProveResult
+    from tracer.render import Document
     from tracer.reports import BugReport, ReportSet
 
 
 class Project:
-    """A project's reports and scans, each loaded once, when a command first needs it."""
+    """A project's reports, scans and bug states, each loaded once, when a command first needs it."""
 
     def __init__(self, config: Config):
         self.config = config
+        self._bugs: dict[str, BugStatus] = {}
 
     @cached_property
     def reports(self) -> ReportSet:
@@ -40,23 +46,132 @@ class Project:
         return ContentCache(self.config.path(self.config.cache_dir) / "render")
 
     def report(self, bug_id: str) -> BugReport:
+        """The report of `bug_id` (in any case), or a clear error that names the nearest IDs."""
         report = self.reports.find(bug_id)
-        if report is None:
-            bad = [p for p in self.reports.problems if bug_id.lower() in p.path.lower()]
-            if bad:
-                raise TracerError(f"{bad[0].code} {bad[0].message}", bad[0].path, bad[0].line)
-            raise TracerError(f"no bug report for {bug_id} in {self.config.reports_dir}/")
-        return report
+        if report is not None:
+            return report
+        bad = self.reports.problems_of(bug_id)
+        if bad:
+            raise TracerError(f"{bad[0].code} {bad[0].message}", bad[0].path, bad[0].line)
+        known = sorted({r.bug_id for r in self.reports.reports} | set(self.tagged_ids()))
+        close = difflib.get_close_matches(bug_id.upper(), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise TracerError(f"no bug report for {bug_id} in {self.config.reports_dir}/{hint}")
 
     def tagged(self, bug_id: str) -> list[TaggedScope]:
-        return list(iter_tagged(self.scans, bug_id))
+        """The scopes tagged with `bug_id`, however its letters are cased in the tags."""
+        spellings = [i for i in self.tagged_ids() if i.casefold() == bug_id.casefold()]
+        spelling = bug_id if bug_id in spellings or not spellings else spellings[0]
+        return list(iter_tagged(self.scans, spelling))
+
+    def tagged_ids(self) -> list[str]:
+        """Every ID tagged anywhere in the code, with or without a report."""
+        return sorted({i for scan in self.scans for t in scan.scopes for c in t.changes for i in c.bug_ids})
 
     @property
     def scan_problems(self) -> list[Problem]:
         return sorted(p for scan in self.scans for p in scan.problems)
 
+    def bug(self, bug_id: str) -> BugStatus:
+        """The bug's report, tagged code, evidence and item states: computed once per command."""
+        from tracer.evidence import assess, load_evidence
 
-def trace_as_dict(bug_id: str, tagged: list[TaggedScope]) -> dict:
+        report = self.report(bug_id)
+        if report.bug_id not in self._bugs:
+            evidence = load_evidence(self.config, report.bug_id)
+            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root)
+        return self._bugs[report.bug_id]
+
+    def pin_signoffs(self, bug_id: str) -> None:
+        """Pin the report's manual sign-offs to the code as it is now, where they are not pinned
+        yet (or say something else now): from then on they go stale when that code changes."""
+        from tracer.evidence import Environment, SignOff, fingerprints, updated_evidence
+
+        bug = self.bug(bug_id)
+        unpinned = [
+            item for item in bug.report.checklist
+            if item.manual is not None and (item.id not in bug.evidence.signoffs or
+                                            (bug.evidence.signoffs[item.id].by, bug.evidence.signoffs[item.id].reason)
+                                            != (item.manual.by, item.manual.reason))
+        ]
+        if not unpinned:
+            return
+        prints = fingerprints(self.config.root, bug.tagged)
+        with updated_evidence(self.config, bug.report.bug_id, Environment(())) as evidence:
+            for item in unpinned:
+                assert item.manual is not None
+                evidence.signoffs[item.id] = SignOff(item.manual.by, item.manual.reason, evidence.remember(prints))
+        del self._bugs[bug.report.bug_id]
+
+    def document(self, bug_id: str, base: str | None = None) -> Document:
+        from tracer.render import render_document
+
+        return render_document(self.config, self.bug(bug_id), base, self.cache)
+
+    def all_bugs(self) -> Iterator[BugStatus | TracerError]:
+        for report in sorted(self.reports.reports, key=lambda r: r.bug_id):
+            try:
+                yield self.bug(report.bug_id)
+            except TracerError as error:
+                yield error
+
+    def index(self) -> Document:
+        from tracer.render import render_index
+
+        return render_index(self.config, [b for b in self.all_bugs() if not isinstance(b, TracerError)], self.cache)
+
+    @property
+    def is_empty(self) -> bool:
+        """No reports and no tags: a folder where tracer has nothing to say, and writes nothing."""
+        return not self.reports.reports and not self.reports.problems and not any(s.scopes or s.malformed for s in self.scans)
+
+    def all_documents(self, base: str | None = None) -> list[Document]:
+        """Every report's document, then the index of all bugs."""
+        return [self.document(r.bug_id, base) for r in sorted(self.reports.reports, key=lambda r: r.bug_id)] + [self.index()]
+
+    def check(self, strict: bool = False) -> CheckResult:
+        from tracer.check import check_project
+        from tracer.render import diff_base_missing, index_path
+
+        bugs, bug_problems, documents, missing = [], [], [], {}
+        for report, outcome in zip(sorted(self.reports.reports, key=lambda r: r.bug_id), self.all_bugs()):
+            hint = f"run tracer render {report.bug_id}"
+            if isinstance(outcome, TracerError):
+                bug_problems.append(_as_problem(outcome, report.path, "C301"))
+                continue
+            bugs.append(outcome)
+            revision = diff_base_missing(self.config, report, None)
+            if revision:
+                missing[report.bug_id] = revision
+            documents.append(self._rendered(lambda: self.document(report.bug_id), hint, report.path, "cannot render"))
+        if index_path(self.config).exists() or self.reports.reports:
+            shown = index_path(self.config).relative_to(self.config.root).as_posix()
+            documents.append(self._rendered(self.index, "run tracer render --all", shown, "cannot render the index"))
+        return check_project(self.config, self.reports, self.scans, bugs, bug_problems, documents, missing, strict)
+
+    @staticmethod
+    def _rendered(render: Any, hint: str, path: str, what: str) -> Any:
+        from tracer.check import RenderedOrNot
+
+        try:
+            return RenderedOrNot(hint, document=render())
+        except TracerError as error:
+            problem = _as_problem(error, path, "C201")
+            return RenderedOrNot(hint, problem=Problem(problem.path, problem.line, "C201", f"{what}: {error.message}"))
+
+    def prove(self, bug_id: str, base: str | None, repeat: int) -> ProveResult:
+        from tracer.prove import prove_bug
+
+        return prove_bug(self.config, self.report(bug_id), base, repeat)
+
+
+def _as_problem(error: TracerError, path: str, code: str) -> Problem:
+    where = Path(str(error.path)) if error.path is not None else Path(path)
+    shown = where.as_posix() if not where.is_absolute() else str(where)
+    return Problem(shown, error.line or 1, code, error.message)
+
+
+def trace_as_dict(bug_id: str, tagged: list[TaggedScope]) -> dict[str, Any]:
     """The JSON of `tracer trace`: the machine interface other tools build on."""
     return {
         "bug_id": bug_id,
@@ -75,138 +190,3 @@ def trace_as_dict(bug_id: str, tagged: list[TaggedScope]) -> dict:
             for t in tagged
         ],
     }
-
-
-def unified_diff(old: str, new: str, path: str) -> str:
-    return "".join(
-        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"{path} (on disk)", f"{path} (rendered)")
-    )
-
-
-def render_document(project: Project, bug_id: str, base: str | None = None) -> tuple[Path, str]:
-    """Where the bug's document goes and what it says now. The text is cached under a digest of
-    everything it is made of, so an unchanged bug is never rendered (nor jinja2 imported) twice."""
-    from tracer.render import output_path
-
-    report = project.report(bug_id)
-    key = _document_key(project, report, base)
-    cached = project.cache.get(key)
-    if cached is not None:
-        return output_path(project.config, report), cached
-    text = _render_document(project, report, base)
-    project.cache.put(key, text)
-    return output_path(project.config, report), text
-
-
-def _render_document(project: Project, report: BugReport, base: str | None) -> str:
-    from tracer.evidence import item_states, load_evidence, status_line
-    from tracer.render import render_code_changes
-
-    tagged = project.tagged(report.bug_id)
-    evidence = load_evidence(project.config, report.bug_id)
-    items = item_states(report, evidence, tagged, project.config)
-    return render_code_changes(
-        project.config, report, tagged, items, status_line(report, items), base=base,
-        extra={"proof": evidence.proof if evidence else None},
-    )
-
-
-def _document_key(project: Project, report: BugReport, base: str | None) -> str:
-    """A digest of a document's inputs: the report, its evidence, the templates, the tagged files
-    and the commit the diffs are taken against."""
-    from tracer.evidence import evidence_path
-    from tracer.gitio import GitError, resolve_revision
-
-    config = project.config
-    revision = base or report.pre_fix_revision or ""
-    try:
-        commit = resolve_revision(config.root, revision) if revision else ""
-    except GitError:
-        commit = "unresolved:" + revision
-    parts: list[bytes | str] = [repr(config), report.path, (config.root / report.path).read_bytes(), commit]
-    evidence = evidence_path(config, report.bug_id)
-    parts.append(evidence.read_bytes() if evidence.exists() else b"")
-    parts += _project_templates(config)
-    for tagged_path in sorted({t.path for t in project.tagged(report.bug_id)}):
-        parts += [tagged_path, (config.root / tagged_path).read_bytes()]
-    return "document-" + digest_of(*parts) + ".md"
-
-
-def _project_templates(config: Config) -> list[bytes | str]:
-    """Names and bytes of the project's own templates, for cache keys (tracer's own are in every key)."""
-    folder = config.path(config.templates_dir)
-    parts: list[bytes | str] = []
-    for template in sorted(folder.glob("*")) if folder.is_dir() else []:
-        parts += [template.name, template.read_bytes()]
-    return parts
-
-
-def render_all_documents(project: Project, base: str | None = None) -> list[tuple[Path, str]]:
-    """Every report's document, then the index of all bugs."""
-    reports = sorted(project.reports.reports, key=lambda r: r.bug_id)
-    documents = [render_document(project, report.bug_id, base) for report in reports]
-    return documents + [render_index(project)]
-
-
-def index_path(config: Config) -> Path:
-    return config.path(config.reports_dir) / "index.md"
-
-
-def render_index(project: Project) -> tuple[Path, str]:
-    """One row a bug, newest first: ID, title, severity, status, verified items, stale items, links."""
-    from tracer.evidence import item_states, load_evidence
-    from tracer.render import output_path, render_template
-
-    config = project.config
-    out = index_path(config)
-    rows = []
-    for report in sorted(project.reports.reports, key=lambda r: (r.created, r.bug_id), reverse=True):
-        states = item_states(report, load_evidence(config, report.bug_id), project.tagged(report.bug_id), config)
-        document = output_path(config, report)
-        rows.append(
-            {
-                "report": report,
-                "report_link": os.path.relpath(config.root / report.path, out.parent).replace(os.sep, "/"),
-                "document_link": os.path.relpath(document, out.parent).replace(os.sep, "/"),
-                "verified": sum(s.state == "verified" for s in states),
-                "total": len(states),
-                "stale": sum(s.state == "stale" for s in states),
-            }
-        )
-    key = "index-" + digest_of(repr(config), repr(rows), *_project_templates(config)) + ".md"
-    cached = project.cache.get(key)
-    if cached is None:
-        cached = render_template(config, "index.md.j2", {"rows": rows})
-        project.cache.put(key, cached)
-    return out, cached
-
-
-def prove_bug(project: Project, bug_id: str, base: str | None = None) -> tuple[dict, TestRun]:
-    """Run the bug's linked tests before and after the fix, keep the proof with the evidence;
-    return the proof and the run on the old code (whose output explains a run that did nothing)."""
-    from tracer.evidence import load_evidence, locked_evidence
-    from tracer.gitio import GitError
-    from tracer.prove import proof_of, run_before, run_linked_tests, test_files_naming
-
-    config = project.config
-    report = project.report(bug_id)
-    revision = base or report.pre_fix_revision
-    if not revision:
-        raise TracerError(f"{bug_id} names no pre_fix_revision; give --base REV", report.path, 1)
-    test_files = test_files_naming(config.root, list(config.test_roots), bug_id)
-    if not test_files:
-        raise TracerError(f"no test file under {', '.join(config.test_roots)} mentions {bug_id}")
-    try:
-        commit, before = run_before(config, revision, bug_id, list(config.test_roots), test_files)
-    except GitError as error:
-        raise TracerError(f"cannot check out {revision}: {error}", report.path, 1) from None
-    after = run_linked_tests(config.root, bug_id, test_files, record=True)
-    evidence = load_evidence(config, bug_id)
-    linked = {
-        item: [t for t in tests if t in after.outcomes]
-        for item, tests in (evidence.items.items() if evidence else [])
-    }
-    proof = proof_of(commit, before, after, {k: v for k, v in linked.items() if v})
-    with locked_evidence(config, bug_id) as stored:
-        stored.proof = proof
-    return proof, before

@@ -1,169 +1,207 @@
-"""`tracer check`: the consistency gate. Never writes; returns findings as Problems.
-
-Codes:
-    R001-R004  a report that cannot be read, breaks the schema, disagrees with its file name, or
-               shares its ID with another report
-    T001-T002  a source file that cannot be parsed or read
-    C101  a tag names a bug that has no report
-    C102  a report marked fixed or later whose bug has no tag in the code
-    C103  a tag whose ID does not match the ID pattern
-    C201  a generated document (or the index) differs from what `tracer render` writes now
-    C301  checklist items whose evidence is stale or failed
-    C302  a status of verified or closed while items are open, failed or stale
-    C401  template placeholders left in a report
-    C402  a relative link in a report or document that points nowhere
-    W501  a checklist item that no test verifies and no manual sign-off covers (error with --strict)
-"""
+"""`tracer check`: the consistency gate. Never writes; turns what the other stages found into
+Problems. The finding codes, in one table:"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from tracer.api import Project, index_path, render_document, render_index, unified_diff
-from tracer.problems import Problem, TracerError
-from tracer.reports import BugReport
+from tracer.config import Config
+from tracer.evidence import BugStatus, ItemStatus, evidence_folder, legacy_evidence_path
+from tracer.problems import Problem, Severity
+from tracer.render import Document, stale_document
+from tracer.reports import BugReport, ReportSet, prose_lines
+from tracer.scanner import FileScan
 
-DONE_STATUSES = ("fixed", "verified", "closed")
+CODES: dict[str, str] = {
+    "R001": "a report that cannot be read",
+    "R002": "a report whose front matter is not valid YAML",
+    "R003": "a report that breaks the schema or disagrees with its file name",
+    "R004": "two reports with one ID",
+    "T001": "a source file that cannot be parsed",
+    "T002": "a source file that cannot be read or decoded",
+    "C101": "a tag names a bug that has no report",
+    "C102": "a report marked fixed or later whose bug has no tag in the code",
+    "C103": "a tag whose ID does not match the ID pattern",
+    "C201": "a generated document (or the index) that differs from what `tracer render` writes now",
+    "C301": "checklist items whose evidence is stale or failed, or an evidence file that breaks its schema",
+    "C302": "a status of verified or closed while items are open, failed or stale",
+    "C401": "template placeholders left in a report",
+    "C402": "a relative link in a report or document that points nowhere",
+    "W501": "a checklist item that no test verifies and no sign-off covers (an error with --strict)",
+    "W502": "the diff base of a report is missing from this clone (a shallow clone?): diffs are kept as committed",
+    "W503": "an evidence file in tracer 0.1's format, which is no longer read",
+    "W504": "a manual sign-off in the report that is not pinned to the code (`tracer signoff` pins it)",
+}
+__doc__ = (__doc__ or "") + "\n" + "\n".join(f"    {code}  {text}" for code, text in CODES.items())
+
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\bTODO\b|\bTBD\b|<(?:describe|fill|placeholder)[^>]*>", re.IGNORECASE)
-_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RenderedOrNot:
+    """A document as rendered now, or the problem that kept it from rendering."""
+
+    hint: str  # what to run to bring it up to date
+    document: Document | None = None
+    problem: Problem | None = None
 
 
 @dataclass(frozen=True)
 class CheckResult:
     problems: tuple[Problem, ...]
-    diffs: tuple[str, ...]  # unified diffs of stale documents, for --diff
+    bugs: tuple[BugStatus, ...] = field(default=())
+    nothing_to_check: bool = False
 
 
-def check_project(project: Project, strict: bool = False) -> CheckResult:
-    config = project.config
-    problems: list[Problem] = [*project.reports.problems, *project.scan_problems]
-    diffs: list[str] = []
-    reports = {r.bug_id: r for r in project.reports.reports}
-    broken_ids = {p.path for p in project.reports.problems}
+def check_project(
+    config: Config,
+    reports: ReportSet,
+    scans: Iterable[FileScan],
+    bugs: Iterable[BugStatus],
+    bug_problems: Iterable[Problem],
+    documents: Iterable[RenderedOrNot],
+    missing_bases: Mapping[str, str],
+    strict: bool = False,
+) -> CheckResult:
+    """Every finding about a project, from what the api computed once: its reports, scans, each
+    bug's status (or the problem that kept it from being computed) and the rendered documents."""
+    scans, bugs = list(scans), list(bugs)
+    problems: list[Problem] = [*reports.problems, *(p for scan in scans for p in scan.problems), *bug_problems]
+    problems += tag_problems(config, reports, scans)
+    for bug in bugs:
+        problems += report_text_problems(config, bug.report)
+        problems += evidence_problems(config, bug, strict)
+        if bug.report.bug_id in missing_bases:
+            problems.append(Problem(
+                bug.report.path, bug.report.line_of("pre_fix_revision"), "W502",
+                f"revision {missing_bases[bug.report.bug_id]} is not in this clone's history (a shallow clone?): "
+                "the diffs are kept as the committed document has them", Severity.WARNING,
+            ))
+    for rendered in documents:
+        problems += document_problems(config, rendered)
+    problems += link_problems(config)
+    nothing = not reports.reports and not reports.problems and not any(scan.scopes or scan.malformed for scan in scans)
+    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), nothing)
 
-    tagged_ids: dict[str, tuple[str, int]] = {}
-    for scan in project.scans:
-        for tagged in scan.scopes:
-            for change in tagged.changes:
+
+def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> list[Problem]:
+    """C101 tags without reports (every place, not only the first), C102 fixed bugs without tags,
+    C103 malformed tags."""
+    problems = []
+    tagged: set[str] = set()
+    for scan in scans:
+        for scope in scan.scopes:
+            for change in scope.changes:
                 for bug_id in change.bug_ids:
-                    tagged_ids.setdefault(bug_id, (tagged.path, change.tag_line))
+                    known = reports.find(bug_id)
+                    if known is not None:
+                        tagged.add(known.bug_id)
+                    elif not reports.problems_of(bug_id):
+                        problems.append(Problem(scan.path, change.tag_line, "C101",
+                                                f"{bug_id} is tagged here but has no bug report in {config.reports_dir}/"))
         for malformed in scan.malformed:
-            problems.append(Problem(scan.path, malformed.line, "C103", f"tag does not match the ID pattern {config.id_pattern}: {malformed.text.strip()}"))
-    for bug_id, (path, line) in sorted(tagged_ids.items()):
-        if bug_id not in reports and not any(bug_id.lower() in p for p in broken_ids):
-            problems.append(Problem(path, line, "C101", f"{bug_id} is tagged here but has no bug report in {config.reports_dir}/"))
-
-    for report in sorted(reports.values(), key=lambda r: r.bug_id):
-        if report.status in DONE_STATUSES and report.bug_id not in tagged_ids:
-            problems.append(Problem(report.path, 5, "C102", f"{report.bug_id} is {report.status} but no code is tagged with it"))
-        problems += _report_text_problems(project, report)
-        problems += _evidence_problems(project, report, strict)
-        try:
-            document, text = render_document(project, report.bug_id)
-        except TracerError as error:
-            problems.append(Problem(str(error.path or report.path), error.line or 1, "C201", f"cannot render: {error.message}"))
-            continue
-        diffs += _compare(project, document, text, problems, f"run tracer render {report.bug_id}")
-
-    index = index_path(config)
-    if index.exists() or reports:
-        try:
-            index, text = render_index(project)
-            diffs += _compare(project, index, text, problems, "run tracer render --all")
-        except TracerError as error:
-            problems.append(Problem(str(error.path or index), error.line or 1, "C201", f"cannot render the index: {error.message}"))
-    problems += _link_problems(project)
-    return CheckResult(tuple(sorted(set(problems))), tuple(diffs))
+            problems.append(Problem(scan.path, malformed.line, "C103",
+                                    f"tag does not match the ID pattern {config.id_pattern}: {malformed.text.strip()}"))
+    for report in reports.reports:
+        if report.status.done and report.bug_id not in tagged:
+            problems.append(Problem(report.path, report.line_of("status"), "C102",
+                                    f"{report.bug_id} is {report.status} but no code is tagged with it"))
+    return problems
 
 
-def _compare(project: Project, path: Path, text: str, problems: list[Problem], hint: str) -> list[str]:
-    relative = path.relative_to(project.config.root).as_posix()
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if old == text:
-        return []
-    what = "is missing" if not path.exists() else "differs from what tracer render writes now"
-    problems.append(Problem(relative, _first_difference(old, text), "C201", f"{what}; {hint}"))
-    return [unified_diff(old, text, relative)]
-
-
-def _first_difference(old: str, new: str) -> int:
-    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines()), start=1):
-        if a != b:
-            return number
-    return min(len(old.splitlines()), len(new.splitlines())) + 1
-
-
-def _evidence_problems(project: Project, report: BugReport, strict: bool) -> list[Problem]:
-    from tracer.evidence import evidence_path, item_states, load_evidence
-
-    config = project.config
-    try:
-        evidence = load_evidence(config, report.bug_id)
-    except TracerError as error:
-        return [Problem(str(error.path), error.line or 1, "C301", error.message)]
-    states = item_states(report, evidence, project.tagged(report.bug_id), config)
-    where = evidence_path(config, report.bug_id)
-    shown = where.relative_to(config.root).as_posix() if where.exists() else report.path
+def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Problem]:
+    report = bug.report
+    folder = evidence_folder(config, report.bug_id)
+    shown = folder.relative_to(config.root).as_posix() + "/" if folder.is_dir() else report.path
     problems = []
-    for state in states:
-        if state.state in ("stale", "failed"):
-            problems.append(Problem(shown, 1, "C301", f"item {state.id!r} is {state.state}: {state.detail}; run the tests"))
-        if state.state == "open":
-            severity = "error" if strict else "warning"
-            problems.append(
-                Problem(report.path, _item_line(config.root / report.path, state.id), "W501",
-                        f"item {state.id!r} is verified by no test and has no manual sign-off ({state.detail})", severity)
-            )
-    unfinished = [s.id for s in states if s.state in ("open", "failed", "stale")]
+    legacy = legacy_evidence_path(config, report.bug_id)
+    if legacy.is_file():
+        problems.append(Problem(legacy.relative_to(config.root).as_posix(), 1, "W503",
+                                "evidence in tracer 0.1's format is no longer read: delete it and rerun the tests", Severity.WARNING))
+    for entry in report.checklist:
+        if entry.manual is not None and entry.id not in bug.evidence.signoffs:
+            problems.append(Problem(report.path, entry.line, "W504",
+                                    f"item {entry.id!r}: the sign-off by {entry.manual.by} is not pinned to the code, so it cannot go "
+                                    f"stale; run tracer signoff {report.bug_id} {entry.id}", Severity.WARNING))
+    for item in bug.items:
+        line = next((i.line for i in report.checklist if i.id == item.id), 1)
+        if item.state in (ItemStatus.STALE, ItemStatus.FAILED):
+            problems.append(Problem(shown, 1, "C301", f"item {item.id!r} is {item.state}: {item.detail}; run the tests",
+                                    subject=f"{report.bug_id}/{item.id}"))
+        if item.state is ItemStatus.OPEN:
+            problems.append(Problem(
+                report.path, line, "W501", f"item {item.id!r} is verified by no test and has no manual sign-off ({item.detail})",
+                Severity.ERROR if strict else Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
+            ))
+    unfinished = [i.id for i in bug.items if not i.state.done]
     if report.status in ("verified", "closed") and unfinished:
-        problems.append(
-            Problem(report.path, 5, "C302", f"status is {report.status} but {len(unfinished)} items are not verified: {', '.join(unfinished)}")
-        )
+        problems.append(Problem(
+            report.path, report.line_of("status"), "C302",
+            f"status is {report.status} but {len(unfinished)} items are not verified: {', '.join(unfinished)}",
+        ))
     return problems
 
 
-def _item_line(path: Path, item_id: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if re.search(rf"\bid:\s*{re.escape(item_id)}\s*$", line):
-            return number
-    return 1
+def document_problems(config: Config, rendered: RenderedOrNot) -> list[Problem]:
+    if rendered.problem is not None:
+        return [rendered.problem]
+    assert rendered.document is not None
+    shown = rendered.document.path.relative_to(config.root).as_posix()
+    drift = stale_document(rendered.document, shown)
+    if drift is None:
+        return []
+    what = "is missing" if drift.missing else "differs from what tracer render writes now"
+    return [Problem(shown, drift.first_line, "C201", f"{what}; {rendered.hint}", detail=drift.diff)]
 
 
-def _report_text_problems(project: Project, report: BugReport) -> list[Problem]:
-    problems = []
-    text = (project.config.root / report.path).read_text(encoding="utf-8")
-    for number, line in _prose_lines(text):
-        match = _PLACEHOLDER.search(line)
-        if match:
-            problems.append(Problem(report.path, number, "C401", f"template placeholder left in the report: {match.group(0)}"))
-    return problems
+def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
+    text = (config.root / report.path).read_text(encoding="utf-8")
+    return [
+        Problem(report.path, number, "C401", f"template placeholder left in the report: {match.group(0)}")
+        for number, line in prose_lines(text)
+        if (match := _PLACEHOLDER.search(line))
+    ]
 
 
-def _prose_lines(text: str):
-    """Numbered lines outside fenced code blocks."""
-    fence = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            fence = None if fence == stripped[:3] else (fence or stripped[:3])
-            continue
-        if fence is None:
-            yield number, line
-
-
-def _link_problems(project: Project) -> list[Problem]:
-    config = project.config
+def link_problems(config: Config) -> list[Problem]:
+    """C402 for every relative link in a report or generated document that points nowhere (or
+    out of the project)."""
     folder = config.path(config.reports_dir)
     problems = []
-    for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+    paths = sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
+    for path in paths:
         relative = path.relative_to(config.root).as_posix()
-        for number, line in _prose_lines(path.read_text(encoding="utf-8")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the report's own reading says why
+        for number, line in prose_lines(text):
             for match in _LINK.finditer(line):
                 target = match.group(1)
-                if re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith("#"):
+                if _SCHEME.match(target) or target.startswith("#"):
                     continue  # a URL or an anchor in the same file
                 if not (path.parent / target.split("#", 1)[0]).exists():
                     problems.append(Problem(relative, number, "C402", f"link points nowhere: {target}"))
     return problems
+
+
+def item_json(bug: BugStatus) -> list[dict[str, Any]]:
+    """Each item's state and its results, with the environment of each, for `--format json`."""
+    return [
+        {
+            "id": item.id,
+            "state": str(item.state),
+            "detail": item.detail,
+            "verified_in": list(item.verified_in),
+            "results": [
+                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current}
+                for r in item.results
+            ],
+        }
+        for item in bug.items
+    ]

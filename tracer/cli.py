@@ -1,27 +1,28 @@
-"""The command line: parses options, calls tracer.api, prints, and sets the exit code."""
+"""The command line: parses options, asks the Project, prints, and returns the exit code.
+
+Every command returns an int; `main` maps each error class to its exit code in one table."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracer import __version__
-from tracer.problems import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT_ERROR, TracerError
+from tracer.problems import ExitCode, Problem, Severity, TracerError, shown_path
+
+if TYPE_CHECKING:
+    from tracer.api import Project
+
+FORMATS = ("text", "json", "github", "sarif")
 
 
-class Failure(click.ClickException):
-    """A TracerError shown as `path:line: message` with exit code 2."""
-
-    exit_code = EXIT_INPUT_ERROR
-
-    def show(self, file=None) -> None:
-        click.echo(f"tracer: {self.message}", err=True)
-
-
-def _project():
+def _project() -> Project:
     from tracer.api import Project
     from tracer.config import load_config
 
@@ -34,158 +35,169 @@ def cli() -> None:
     """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents."""
 
 
+def _echo_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
 @cli.command()
 @click.argument("bug_id", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here ('-' for stdout).")
 @click.option("--base", metavar="REV", help="Diff each function against this revision (default: the report's pre_fix_revision).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if the file on disk is not current.")
 @click.option("--all", "render_all", is_flag=True, help="Render every report's document and the index.")
-def render(bug_id: str | None, output: str | None, base: str | None, check: bool, render_all: bool) -> None:
-    """Render the code-changes document of BUG_ID."""
-    from tracer.api import render_all_documents, render_document, unified_diff
-    from tracer.fileio import atomic_write
+def render(bug_id: str | None, output: str | None, base: str | None, check: bool, render_all: bool) -> int:
+    """Render the code-changes document of BUG_ID (and keep the index current)."""
+    from tracer.fileio import atomic_write, writable_target
+    from tracer.render import Document, stale_document
 
-    try:
-        project = _project()
-        if render_all and (bug_id or output):
-            raise click.UsageError("--all renders every document: give no BUG_ID and no --output")
-        if render_all:
-            documents = render_all_documents(project, base)
-        elif bug_id:
-            documents = [render_document(project, bug_id, base)]
-        else:
-            raise click.UsageError("give a BUG_ID or --all")
-        if output is not None:
-            if output == "-":
-                click.echo(documents[0][1], nl=False)
-                return
-            documents = [(Path(output).resolve(), documents[0][1])]
-        stale = False
-        for path, text in documents:
-            shown = _shown(path, project.config.root)
-            if check:
-                old = path.read_text(encoding="utf-8") if path.exists() else ""
-                if old != text:
-                    stale = True
-                    click.echo(f"{shown}: out of date; run tracer render", err=True)
-                    click.echo(unified_diff(old, text, shown), nl=False)
-            else:
-                atomic_write(path, text)
-                click.echo(f"wrote {shown}")
-        if stale:
-            sys.exit(EXIT_FINDINGS)
-    except TracerError as error:
-        raise Failure(str(error)) from None
+    project = _project()
+    if render_all and (bug_id or output):
+        raise click.UsageError("--all renders every document: give no BUG_ID and no --output")
+    if not render_all and not bug_id:
+        raise click.UsageError("give a BUG_ID or --all")
+    if render_all and project.is_empty:
+        click.echo(f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        return ExitCode.CLEAN
+    if not check and output is None:
+        for report in project.reports.reports if render_all else [project.report(bug_id or "")]:
+            project.pin_signoffs(report.bug_id)
+    documents = project.all_documents(base) if render_all else [project.document(bug_id or "", base)]
+    if output == "-":
+        click.echo(documents[0].text, nl=False)
+        return ExitCode.CLEAN
+    if output is not None:
+        documents = [Document(writable_target(Path(output)), documents[0].text)]
+    elif not render_all:
+        documents.append(project.index())  # rendering one bug keeps the index current
+    stale = False
+    for document in documents:
+        shown = shown_path(document.path)
+        if check:
+            drift = stale_document(document, shown)
+            if drift is not None:
+                stale = True
+                click.echo(f"{shown}: out of date; run tracer render", err=True)
+                click.echo(drift.diff, nl=False)
+        elif stale_document(document, shown) is not None:
+            atomic_write(document.path, document.text)
+            click.echo(f"wrote {shown}")
+    return ExitCode.FINDINGS if stale else ExitCode.CLEAN
 
 
 @cli.command()
-@click.argument("bug_id")
+@click.argument("bug_id", required=False)
+@click.option("--all", "every", is_flag=True, help="Every tag of every ID, orphans included.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def trace(bug_id: str, fmt: str) -> None:
+def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     """Print where BUG_ID lives in the code, with or without a report for it."""
     from tracer.api import trace_as_dict
 
-    try:
-        project = _project()
-    except TracerError as error:
-        raise Failure(str(error)) from None
-    tagged = project.tagged(bug_id)
-    for problem in project.scan_problems:
-        click.echo(str(problem), err=True)
+    if bool(bug_id) == every:
+        raise click.UsageError("give a BUG_ID or --all")
+    project = _project()
+    _echo_problems(project.scan_problems)
+    ids = project.tagged_ids() if every else [bug_id or ""]
+    traces = [trace_as_dict(i, project.tagged(i)) for i in ids]
     if fmt == "json":
-        click.echo(json.dumps(trace_as_dict(bug_id, tagged), indent=2))
+        click.echo(json.dumps(traces if every else traces[0], indent=2))
     else:
-        for item in tagged:
-            scope = item.scope
-            click.echo(f"{item.path}:{scope.start_line}-{scope.end_line}: {scope.kind} {scope.qualname}")
-            for change in item.changes:
-                click.echo(f"  {change.start_line}-{change.end_line} {change.kind}: {change.text}")
-        if not tagged:
-            click.echo(f"no code is tagged with {bug_id}", err=True)
-    sys.exit(EXIT_CLEAN if tagged else EXIT_FINDINGS)
+        for data in traces:
+            if every:
+                click.echo(f"{data['bug_id']}:")
+            for function in data["functions"]:
+                indent = "  " if every else ""
+                click.echo(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
+                for change in function["changes"]:
+                    click.echo(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
+    found = any(data["functions"] for data in traces)
+    if not found:
+        click.echo("no code is tagged" + (f" with {bug_id}" if bug_id else ""), err=True)
+    return ExitCode.CLEAN if found else ExitCode.FINDINGS
 
 
 @cli.command("list")
 @click.option("--status", "statuses", multiple=True, help="Only reports with this status (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def list_reports(statuses: tuple[str, ...], fmt: str) -> None:
+def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     """List the bug reports."""
-    from tracer.config import load_config
-    from tracer.reports import load_reports
-
-    try:
-        reports = load_reports(load_config())
-    except TracerError as error:
-        raise Failure(str(error)) from None
-    for problem in reports.problems:
-        click.echo(str(problem), err=True)
+    project = _project()
+    reports = project.reports
+    _echo_problems(reports.problems)
     rows = sorted((r for r in reports.reports if not statuses or r.status in statuses), key=lambda r: r.bug_id)
     if fmt == "json":
         data = [
-            {"bug_id": r.bug_id, "title": r.title, "severity": r.severity, "status": r.status,
+            {"bug_id": r.bug_id, "title": r.title, "severity": str(r.severity), "status": str(r.status),
              "created": r.created.isoformat(), "path": r.path, "items": len(r.checklist)}
             for r in rows
         ]
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for r in rows:
             click.echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
-    sys.exit(EXIT_FINDINGS if reports.problems else EXIT_CLEAN)
+    return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 
 @cli.command()
 @click.argument("bug_id")
 @click.option("--base", metavar="REV", help="The revision before the fix (default: the report's pre_fix_revision).")
-def prove(bug_id: str, base: str | None) -> None:
+@click.option("--repeat", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Run each side this many times; a test whose outcome changes is flaky, never proven.")
+def prove(bug_id: str, base: str | None, repeat: int) -> int:
     """Run BUG_ID's linked tests before and after the fix: a proven test fails before, passes after."""
-    from tracer.api import prove_bug
+    from tracer.evidence import Verdict
 
-    try:
-        proof, before = prove_bug(_project(), bug_id, base)
-    except TracerError as error:
-        raise Failure(str(error)) from None
-    if not before.outcomes:
+    result = _project().prove(bug_id, base, repeat)
+    if not any(run.outcomes for run in result.before):
+        before = result.before[0]
         tail = "\n".join(before.output.strip().splitlines()[-15:])
         click.echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{tail}", err=True)
+    click.echo(
+        f"{bug_id}: linked tests on {result.proof.revision[:12]} (before) and on the work tree (after), "
+        f"{repeat} run{'s' if repeat > 1 else ''} each, on {result.environment.label}"
+    )
     failing_after = False
-    click.echo(f"{bug_id}: linked tests on {proof['revision'][:12]} (before) and on the work tree (after)")
-    for item_id, tests in proof["items"].items():
+    for item_id, tests in result.proof.items.items():
         for test_id, verdict in tests.items():
-            failing_after |= verdict == "fails after"
+            failing_after |= verdict is Verdict.FAILS_AFTER
             click.echo(f"  {item_id:<28} {verdict:<18} {test_id}")
-    sys.exit(EXIT_FINDINGS if failing_after else EXIT_CLEAN)
+    return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--diff", "show_diff", is_flag=True, help="Show how each stale generated document would change.")
 @click.option("--strict", is_flag=True, help="Items no test verifies are errors, not warnings.")
-def check(fmt: str, show_diff: bool, strict: bool) -> None:
-    """Check that reports, tags, generated documents and evidence agree. Writes nothing."""
-    from tracer.check import check_project
+@click.option("--output-file", type=click.Path(dir_okay=False, allow_dash=True), help="Write the findings here instead of stdout.")
+def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> int:
+    """Check that reports, tags, generated documents and evidence agree. Writes nothing but --output-file."""
+    from tracer import formats
+    from tracer.fileio import atomic_write, writable_target
 
-    try:
-        result = check_project(_project(), strict=strict)
-    except TracerError as error:
-        raise Failure(str(error)) from None
+    project = _project()
+    result = project.check(strict=strict)
+    config = project.config
     problems = result.problems
     if fmt == "json":
-        keys = ("path", "line", "code", "severity", "message")
-        click.echo(json.dumps([{k: getattr(p, k) for k in keys} for p in problems], indent=2))
+        text = formats.as_json(config, result, show_diff)
     elif fmt == "github":
-        for p in problems:
-            click.echo(f"::{p.severity} file={p.path},line={p.line},title={p.code}::{p.message}")
+        text = formats.as_github(config, problems)
+    elif fmt == "sarif":
+        text = formats.as_sarif(config, problems, __version__)
     else:
-        for p in problems:
-            click.echo(f"{p}" + (" (warning)" if p.severity == "warning" else ""))
-    if show_diff:
-        for diff in result.diffs:
-            click.echo(diff, nl=False)
-    errors = [p for p in problems if p.severity == "error"]
-    if fmt == "text":
+        text = formats.as_text(problems, show_diff)
+    if output_file and output_file != "-":
+        atomic_write(writable_target(Path(output_file)), text)
+    else:
+        click.echo(text, nl=False)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if fmt == "text" or (output_file and output_file != "-"):
         warnings = len(problems) - len(errors)
-        click.echo(f"tracer check: {len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}", err=True)
-    sys.exit(EXIT_FINDINGS if errors else EXIT_CLEAN)
+        summary = f"tracer check: {len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+        if result.nothing_to_check:
+            summary = f"tracer check: nothing to check here: no bug reports in {config.reports_dir}/ and no tags in the code"
+        click.echo(summary, err=True)
+    return ExitCode.FINDINGS if errors else ExitCode.CLEAN
 
 
 @cli.command()
@@ -193,53 +205,95 @@ def check(fmt: str, show_diff: bool, strict: bool) -> None:
 @click.option("--severity", type=click.Choice(["Critical", "High", "Medium", "Low"]), default="Medium", show_default=True)
 @click.option("--author", default=None, help="Default: git's user.name.")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Default: today.")
-def new(title: str, severity: str, author: str | None, day) -> None:
+def new(title: str, severity: str, author: str | None, day: dt.datetime | None) -> int:
     """Write a new bug report with the next free ID for today."""
-    import datetime as dt
-
     from tracer.config import load_config
     from tracer.gitio import GitError, git
     from tracer.new import new_report
 
-    try:
-        config = load_config()
-        if author is None:
-            try:
-                author = git(config.root, "config", "user.name").strip() or "unknown"
-            except GitError:
-                author = "unknown"
-        path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
-    except TracerError as error:
-        raise Failure(str(error)) from None
-    click.echo(f"wrote {_shown(path, config.root)}")
+    config = load_config()
+    if author is None:
+        try:
+            author = git(config.root, "config", "user.name").strip() or "unknown"
+        except GitError:
+            author = "unknown"
+    path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
+    click.echo(f"wrote {shown_path(path)}")
+    return ExitCode.CLEAN
 
 
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+@cli.command()
+@click.argument("bug_id")
+@click.argument("item_id")
+@click.option("--by", required=True, help="Who signs off.")
+@click.option("--reason", required=True, help="Why no test can verify the item, and what was checked.")
+def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
+    """Record a manual sign-off of ITEM_ID, pinned to the bug's code as it is now: it goes stale
+    when that code changes."""
+    from tracer.evidence import Environment, SignOff, fingerprints, updated_evidence
+
+    project = _project()
+    report = project.report(bug_id)
+    if item_id not in {i.id for i in report.checklist}:
+        raise TracerError(f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(i.id for i in report.checklist)})",
+                          report.path, report.line_of("checklist"))
+    if not by.strip() or not reason.strip():
+        raise click.UsageError("--by and --reason must say something")
+    prints = fingerprints(project.config.root, project.tagged(report.bug_id))
+    with updated_evidence(project.config, report.bug_id, Environment(())) as evidence:
+        evidence.signoffs[item_id] = SignOff(by.strip(), reason.strip(), evidence.remember(prints))
+    click.echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
+    return ExitCode.CLEAN
+
+
+@cli.group()
+def evidence() -> None:
+    """Evidence from other machines."""
+
+
+@evidence.command("merge")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def evidence_merge(files: tuple[str, ...]) -> int:
+    """Add evidence files written elsewhere (a GPU runner, another OS): each replaces the project's
+    file of the same bug and environment; the others stay."""
+    from tracer.evidence import merge_evidence
+
+    project = _project()
+    for path in merge_evidence(project.config, [Path(f) for f in files]):
+        click.echo(f"wrote {shown_path(path)}")
+    return ExitCode.CLEAN
+
+
+def _os_error(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename else ""
+    return f"tracer: {where}{error.strerror or error}"
+
+
+# Each error class and its exit code, in one place (cog's Cog.main): the first match wins.
+ERRORS: list[tuple[type[BaseException], int, Callable[[Any], str | None]]] = [
+    (TracerError, ExitCode.INPUT_ERROR, lambda e: f"tracer: {e}"),
+    (click.ClickException, ExitCode.INPUT_ERROR, lambda e: (e.show(), None)[1]),
+    (click.exceptions.Abort, ExitCode.INPUT_ERROR, lambda e: "Aborted."),
+    (KeyboardInterrupt, 130, lambda e: "Interrupted."),
+    (OSError, ExitCode.INPUT_ERROR, _os_error),  # a file that cannot be read or written: say which, no traceback
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit code instead of exiting, for tests and for `python -m`."""
     try:
-        cli.main(args=argv, prog_name="tracer", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="tracer", standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return EXIT_INPUT_ERROR
-    except OSError as error:  # a file that cannot be read or written: say which, no traceback
-        where = f"{error.filename}: " if error.filename else ""
-        click.echo(f"tracer: {where}{error.strerror or error}", err=True)
-        return EXIT_INPUT_ERROR
-    except SystemExit as done:
-        return int(done.code or 0)
-    return EXIT_CLEAN
+    except BaseException as error:  # noqa: BLE001 - mapped by the table; anything else is re-raised
+        for kind, exit_code, message in ERRORS:
+            if isinstance(error, kind):
+                shown = message(error)
+                if shown:
+                    click.echo(shown, err=True)
+                return int(getattr(error, "exit_code", exit_code) if kind is click.ClickException else exit_code)
+        raise
+    return int(code or 0)
 
 
 def run() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from tracer.gitio import GitError, git
 from tracer.problems import TracerError
 
 DEFAULT_ID_PATTERN = r"BUG-\d{8}-\d{3}"
@@ -26,13 +27,35 @@ class Config:
     exclude: tuple[str, ...] = field(default_factory=tuple)
     test_roots: tuple[str, ...] = ("tests",)
     cache_dir: str = ".tracer-cache"
+    source_url: str = ""  # e.g. https://example.org/repo/blob/{commit}/{path}#L{start}-L{end}
+    issue_url: str = ""  # e.g. https://example.org/issues/{id}
+    explicit: frozenset[str] = frozenset()  # the keys the project set itself
+    repo_prefix: str = ""  # the project's folder inside its git repository ("" at the top), for outputs
 
-    @property
+    @cached_property
     def id_regex(self) -> re.Pattern[str]:
-        return re.compile(self.id_pattern)
+        return compile_id_pattern(self.id_pattern)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+    def in_repo(self, relative: str) -> str:
+        """A project path as the repository names it (CI annotations and SARIF want that)."""
+        return self.repo_prefix + relative
+
+
+def compile_id_pattern(pattern: str) -> re.Pattern[str]:
+    """The ID pattern as one regex; raises re.error. A pattern that opens with global flags such as
+    `(?i)` gets them as flags, so the pattern can sit inside the tag regex as a group of its own."""
+    flags = 0
+    opening = re.match(r"\(\?([aiLmsux]+)\)", pattern)
+    if opening:
+        letters = {"a": re.ASCII, "i": re.IGNORECASE, "L": re.LOCALE, "m": re.MULTILINE, "s": re.DOTALL,
+                   "u": re.UNICODE, "x": re.VERBOSE}
+        for letter in opening.group(1):
+            flags |= letters[letter]
+        pattern = pattern[opening.end() :]
+    return re.compile(pattern, flags)
 
 
 _KEYS: dict[str, type] = {
@@ -45,7 +68,10 @@ _KEYS: dict[str, type] = {
     "exclude": list,
     "test_roots": list,
     "cache_dir": str,
+    "source_url": str,
+    "issue_url": str,
 }
+_FOLDER_KEYS = ("reports_dir", "templates_dir", "evidence_dir", "cache_dir")
 
 
 def find_project_root(start: Path) -> tuple[Path, Path | None]:
@@ -54,51 +80,109 @@ def find_project_root(start: Path) -> tuple[Path, Path | None]:
     for folder in (start, *start.parents):
         if (folder / "pyproject.toml").is_file():
             return folder, folder / "pyproject.toml"
+    top = _git_top(start)
+    return (top or start), None
+
+
+def _git_top(folder: Path) -> Path | None:
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return Path(top), None
-    except (OSError, subprocess.CalledProcessError):
-        return start, None
+        return Path(git(folder, "rev-parse", "--show-toplevel").strip()).resolve()
+    except (GitError, OSError):
+        return None
+
+
+def _repo_prefix(root: Path) -> str:
+    top = _git_top(root)
+    if top is None or top == root:
+        return ""
+    try:
+        return root.relative_to(top).as_posix() + "/"
+    except ValueError:
+        return ""
 
 
 def load_config(start: Path | None = None) -> Config:
     root, pyproject = find_project_root(start or Path.cwd())
+    prefix = _repo_prefix(root)
     if pyproject is None:
-        return Config(root=root)
+        return Config(root=root, repo_prefix=prefix)
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        text = pyproject.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise TracerError("pyproject.toml is not valid UTF-8", pyproject, 1) from None
     except tomllib.TOMLDecodeError as error:
         found = re.search(r"line (\d+)", str(error))
         raise TracerError(f"invalid TOML: {error}", pyproject, int(found.group(1)) if found else 1) from None
-    table = data.get("tool", {}).get("tracer")
+    tool = data.get("tool", {})
+    table = tool.get("tracer") if isinstance(tool, dict) else None
     if table is None:
-        return Config(root=root)
-    line = _line_of(pyproject, "[tool.tracer]")
-    values: dict[str, object] = {}
-    table_items: dict[str, Any] = table
-    for key, value in table_items.items():
+        return Config(root=root, repo_prefix=prefix)
+    if not isinstance(table, dict):
+        raise TracerError("[tool.tracer] must be a table", pyproject, _line_of(text, "tracer"))
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        line = _line_of(text, key)
         expected = _KEYS.get(key)
         if expected is None:
             raise TracerError(f"[tool.tracer]: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})", pyproject, line)
         if expected is list:
-            valid = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            valid = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
         else:
             valid = isinstance(value, str)
         if not valid:
             kind = "a list of strings" if expected is list else "a string"
             raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {type(value).__name__}", pyproject, line)
+        for folder in value if isinstance(value, list) else [value]:
+            if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
+                raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
         values[key] = tuple(value) if isinstance(value, list) else value
     try:
-        re.compile(str(values.get("id_pattern", DEFAULT_ID_PATTERN)))
+        compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)))
     except re.error as error:
-        raise TracerError(f"[tool.tracer]: id_pattern is not a valid regular expression: {error}", pyproject, line) from None
-    return Config(root=root, **values)  # type: ignore[arg-type]
+        raise TracerError(
+            f"[tool.tracer]: id_pattern is not a valid regular expression: {error}", pyproject, _line_of(text, "id_pattern")
+        ) from None
+    for key in ("source_url", "issue_url"):
+        _check_url_template(values.get(key, ""), key, pyproject, _line_of(text, key))
+    for key in ("source_roots", "reports_dir"):
+        named = values.get(key, ())
+        for folder in [named] if isinstance(named, str) else named:
+            if not (root / folder).is_dir():
+                raise TracerError(f"[tool.tracer]: {key}: {folder!r} is not a folder of the project", pyproject, _line_of(text, key))
+    return Config(root=root, explicit=frozenset(values), repo_prefix=prefix, **values)
 
 
-def _line_of(path: Path, needle: str) -> int:
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if text.strip() == needle:
-            return number
-    return 1
+_URL_FIELDS = {"source_url": {"commit", "path", "start", "end"}, "issue_url": {"id"}}
+
+
+def _check_url_template(template: str, key: str, pyproject: Path, line: int) -> None:
+    """A URL template names only the fields tracer fills in, so a typo fails here, not mid-render."""
+    import string
+
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        raise TracerError(f"[tool.tracer]: {key} is not a valid template: {error}", pyproject, line) from None
+    unknown = names - _URL_FIELDS[key]
+    if unknown:
+        raise TracerError(
+            f"[tool.tracer]: {key} names {{{sorted(unknown)[0]}}}; it may use {', '.join('{' + n + '}' for n in sorted(_URL_FIELDS[key]))}",
+            pyproject, line,
+        )
+
+
+def _inside(root: Path, relative: str) -> bool:
+    """A configured folder lies in the project, even through symlinks: nothing outside is read."""
+    if Path(relative).is_absolute():
+        return False
+    try:
+        (root / relative).resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line of the [tool.tracer] table's header (the message names the key)."""
+    return next((n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[tool.tracer]"), 1)

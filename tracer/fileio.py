@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from tracer.problems import TracerError
 
 
 def atomic_write(path: Path, text: str, overwrite: bool = True) -> None:
@@ -32,3 +35,15 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def writable_target(path: Path) -> Path:
+    """`path` where it is a regular file or not there yet; a device, FIFO or folder is refused, so
+    that an atomic write never replaces one with a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path.resolve()
+    if not stat.S_ISREG(mode):
+        raise TracerError("not a regular file; give a file path or '-' for stdout", path)
+    return path.resolve()

@@ -10,7 +10,7 @@ from tracer.config import Config
 from tracer.fileio import atomic_write
 from tracer.gitio import GitError, git
 from tracer.problems import TracerError
-from tracer.reports import SEVERITIES
+from tracer.reports import Severity
 from tracer.scanner import literal_prefix
 
 TEMPLATE = "bug_report.md.j2"
@@ -48,23 +48,29 @@ def slug(title: str) -> str:
 
 
 def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> Path:
-    """Write the report and return its path; never overwrites a file."""
+    """Write the report and return its path; never overwrites a file. The ID is chosen and its
+    file written under one lock, so two `tracer new` at once never hand out the same ID."""
+    from tracer.evidence import project_lock
     from tracer.render import render_template
 
-    if severity not in SEVERITIES:
-        raise TracerError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    title, author = " ".join(title.split()), " ".join(author.split()) or "unknown"
+    if not title:
+        raise TracerError("the title is empty: say in a few words what goes wrong")
+    if severity not in list(Severity):
+        raise TracerError(f"severity must be one of {', '.join(Severity)}, got {severity!r}")
     prefix = id_prefix(config, day)
-    used = ids_in_use(config, prefix)
-    number = next((n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used), None)
-    if number is None:
-        raise TracerError(f"no free ID left for {day}: {prefix}001 to {prefix}999 are all taken")
-    bug_id = f"{prefix}{number:03d}"
-    text = render_template(
-        config, TEMPLATE, {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()}
-    )
-    path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
-    try:
-        atomic_write(path, text, overwrite=False)
-    except FileExistsError:
-        raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
+    with project_lock(config, "new"):
+        used = ids_in_use(config, prefix)
+        number = next((n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used), None)
+        if number is None:
+            raise TracerError(f"no free ID left for {day}: {prefix}001 to {prefix}999 are all taken")
+        bug_id = f"{prefix}{number:03d}"
+        text = render_template(
+            config, TEMPLATE, {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()}
+        )
+        path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
+        try:
+            atomic_write(path, text, overwrite=False)
+        except FileExistsError:
+            raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
     return path

@@ -3,87 +3,155 @@
     @pytest.mark.verifies("BUG-20251110-002", "step-edge-cases")
     def test_step_edge_cases(): ...
 
-Registered through the `pytest11` entry point. `-p no:tracer` turns it off entirely;
-`--tracer-no-evidence` keeps the marker checks but writes nothing. Under pytest-xdist each
-worker attaches the links to its reports and the controller alone writes the evidence."""
+Registered through the `pytest11` entry point. `--tracer-no-evidence` (or `tracer_evidence =
+false` in the ini file) keeps the marker and its checks and writes nothing. Every result carries
+the environment it ran in: Python, platform, and what the project's `pytest_tracer_environment`
+hooks add. Under pytest-xdist each worker attaches the links to its reports and sends the tests it
+collected; the controller alone writes the evidence."""
 
 from __future__ import annotations
 
+import difflib
+import json
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from tracer.config import Config as TracerConfig
+
 MARKER = "verifies"
 PROPERTY = "tracer_verifies"
-KNOWN = pytest.StashKey[dict]()  # bug id -> tuple of item ids, from the project's bug reports
+COLLECTED = "tracer_collected"  # the key of a worker's collected test ids in xdist's workeroutput
+
+
+@dataclass(frozen=True)
+class KnownBugs:
+    """The project's bug reports as the marker checks need them."""
+
+    items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # bug id -> item ids
+    broken: Mapping[str, str] = field(default_factory=dict)  # bug id (lowercase) -> why its report cannot be read
+
+    def canonical(self, bug_id: str) -> str | None:
+        return next((known for known in self.items if known.casefold() == bug_id.casefold()), None)
+
+    def suggest(self, bug_id: str) -> str:
+        close = difflib.get_close_matches(bug_id.upper(), [b.upper() for b in self.items], n=3, cutoff=0.6)
+        listed = f" (bug reports: {', '.join(sorted(self.items)) or 'none'})"
+        return listed + (f"; did you mean {' or '.join(close)}?" if close else "")
+
+
+KNOWN = pytest.StashKey[KnownBugs]()
+
+
+class TracerHooks:
+    """Hooks a project implements in its conftest.py."""
+
+    @pytest.hookspec(firstresult=False)
+    def pytest_tracer_environment(self, config: pytest.Config) -> Mapping[str, str] | None:
+        """Facts of the environment the tests run in, recorded with every result, for example
+        `{"device": "cuda NVIDIA H100", "torch": "2.11.0"}`. Results from different environments
+        are kept side by side."""
+        return None
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(TracerHooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tracer", "bug-fix evidence (tracer)")
     group.addoption("--tracer-no-evidence", action="store_true", help="Check verifies markers but write no evidence.")
     group.addoption("--tracer-select", metavar="BUG_ID", help="Run only the tests that verify items of BUG_ID.")
+    group.addoption("--tracer-report", metavar="FILE", help="Also write this run's linked results as JSON (for tracer prove).")
+    parser.addini("tracer_evidence", "Record evidence of linked tests (default true).", type="bool", default=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(bug_id, *item_ids): the test verifies these checklist items of a bug report (tracer)"
     )
-    config.stash[KNOWN] = _known_items(config)
-    if not hasattr(config, "workerinput"):  # xdist workers only attach links to their reports
-        config.pluginmanager.register(EvidenceRecorder(config), "tracer-evidence")
+    known = _known_bugs(config)
+    config.stash[KNOWN] = known
+    selected = config.getoption("--tracer-select")
+    if selected and known.canonical(selected) is None:
+        raise pytest.UsageError(f"--tracer-select: no bug report for {selected}{known.suggest(selected)}")
+    if hasattr(config, "workerinput"):  # an xdist worker: attaches links, sends what it collected
+        config.pluginmanager.register(WorkerCollection(config), "tracer-worker")
+        return
+    recorder = EvidenceRecorder(config)
+    config.pluginmanager.register(recorder, "tracer-evidence")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistCollection(recorder), "tracer-xdist")
 
 
-def _tracer_config(config: pytest.Config):
+def _tracer_config(config: pytest.Config) -> TracerConfig:
     from tracer.config import load_config
 
     return load_config(Path(config.rootpath))
 
 
-def _known_items(config: pytest.Config) -> dict[str, tuple[str, ...]]:
+def _known_bugs(config: pytest.Config) -> KnownBugs:
     from tracer.problems import TracerError
     from tracer.reports import load_reports
 
     try:
         reports = load_reports(_tracer_config(config))
-    except TracerError:
-        return {}
-    return {r.bug_id: tuple(i.id for i in r.checklist) for r in reports.reports}
+    except TracerError as error:
+        raise pytest.UsageError(f"tracer: {error}") from None
+    broken: dict[str, str] = {}
+    for problem in reports.problems:
+        broken.setdefault(Path(problem.path).name.lower(), str(problem))
+    return KnownBugs({r.bug_id: tuple(i.id for i in r.checklist) for r in reports.reports}, broken)
 
 
 def links_of(item: pytest.Item) -> list[tuple[str, str]]:
-    """(bug id, item id) pairs of a test's verifies markers."""
-    return [(mark.args[0], item_id) for mark in item.iter_markers(MARKER) for item_id in mark.args[1:]]
+    """(bug id, item id) pairs of a test's verifies markers, with the bug ID as its report spells it."""
+    known = item.config.stash.get(KNOWN, KnownBugs())
+    return [
+        (known.canonical(str(mark.args[0])) or str(mark.args[0]), str(item_id))
+        for mark in item.iter_markers(MARKER)
+        for item_id in mark.args[1:]
+    ]
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
     """A marker naming an unknown bug or item fails the collection of its module, naming the test
-    and listing the known items."""
+    and suggesting the known ones."""
     result = yield
     produced = result if isinstance(result, list) else [result]
     known = collector.config.stash[KNOWN]
     for item in produced:
         if not isinstance(item, pytest.Item):
             continue
-        if any(len(mark.args) < 2 for mark in item.iter_markers(MARKER)):
-            raise collector.CollectError(f"{item.nodeid}: verifies needs a bug ID and at least one item ID")
+        for mark in item.iter_markers(MARKER):
+            if len(mark.args) < 2 or not all(isinstance(arg, str) for arg in mark.args):
+                raise collector.CollectError(f"{item.nodeid}: verifies needs a bug ID and at least one item ID, as text")
         for bug, item_id in links_of(item):
-            if bug not in known:
-                listed = ", ".join(sorted(known)) or "none"
-                raise collector.CollectError(f"{item.nodeid}: verifies names unknown bug {bug} (bug reports: {listed})")
-            if item_id not in known[bug]:
+            if bug not in known.items:
+                broken = next((why for name, why in known.broken.items() if name.startswith(bug.lower())), None)
+                if broken:
+                    raise collector.CollectError(f"{item.nodeid}: the report of {bug} cannot be read: {broken}")
+                raise collector.CollectError(f"{item.nodeid}: verifies names unknown bug {bug}{known.suggest(bug)}")
+            if item_id not in known.items[bug]:
+                close = difflib.get_close_matches(item_id, known.items[bug], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise collector.CollectError(
-                    f"{item.nodeid}: verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known[bug])})"
+                    f"{item.nodeid}: verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known.items[bug])}){hint}"
                 )
     return result
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    selected_bug = config.getoption("--tracer-select")
-    if not selected_bug:
+    selected = config.getoption("--tracer-select")
+    if not selected:
         return
-    keep = [item for item in items if any(bug == selected_bug for bug, _ in links_of(item))]
+    bug = config.stash[KNOWN].canonical(selected)
+    keep = [item for item in items if any(b == bug for b, _ in links_of(item))]
     drop = [item for item in items if item not in keep]
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -91,12 +159,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     links = links_of(item)
     if links and call.when == "setup":
         report.user_properties.append((PROPERTY, [list(link) for link in links]))
     return report
+
+
+class WorkerCollection:
+    """In an xdist worker: every test it collected, deselected ones too, for the controller."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.collected: list[str] = []
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.collected.append(item.nodeid)
+
+    def pytest_sessionfinish(self) -> None:
+        self.config.workeroutput[COLLECTED] = self.collected  # type: ignore[attr-defined]
+
+
+class XdistCollection:
+    """In the xdist controller: gathers what the workers collected (registered only with xdist)."""
+
+    def __init__(self, recorder: EvidenceRecorder):
+        self.recorder = recorder
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        self.recorder.collected.update(getattr(node, "workeroutput", {}).get(COLLECTED, ()))
+
+
+@dataclass
+class _Result:
+    links: list[tuple[str, str]]
+    outcome: str = "passed"  # passed, failed, error (in setup or teardown) or skipped
 
 
 class EvidenceRecorder:
@@ -105,7 +203,12 @@ class EvidenceRecorder:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.results: dict[str, dict] = {}  # test id -> {"links": [(bug, item)], "outcome": str}
+        self.results: dict[str, _Result] = {}
+        self.collected: set[str] = set()
+        self.writes_evidence = bool(config.getini("tracer_evidence")) and not config.getoption("--tracer-no-evidence")
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.collected.add(item.nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         links: Any = next((value for key, value in report.user_properties if key == PROPERTY), None)
@@ -113,40 +216,75 @@ class EvidenceRecorder:
         if entry is None:
             if links is None:
                 return
-            entry = self.results[report.nodeid] = {"links": [tuple(link) for link in links], "outcome": "passed"}
+            entry = self.results[report.nodeid] = _Result([(str(bug), str(item)) for bug, item in links])
         if report.failed:
-            entry["outcome"] = "failed"  # in setup, call or teardown
-        elif entry["outcome"] != "failed" and (report.skipped or hasattr(report, "wasxfail")):
-            entry["outcome"] = "skipped"  # skips and expected failures never verify
+            entry.outcome = "failed" if report.when == "call" else "error"
+        elif entry.outcome not in ("failed", "error") and (report.skipped or hasattr(report, "wasxfail")):
+            entry.outcome = "skipped"  # skips and expected failures never verify
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from tracer.problems import TracerError
+        environment = self.environment()
+        report_file = self.config.getoption("--tracer-report")
+        if report_file:
+            tests = {t: {"outcome": r.outcome, "links": sorted(map(list, r.links))} for t, r in sorted(self.results.items())}
+            Path(report_file).write_text(json.dumps({"environment": environment, "tests": tests}, indent=2), encoding="utf-8")
+        if not (self.results and self.writes_evidence):
+            return
+        try:
+            errors = write_evidence(_tracer_config(self.config), self.results, environment, self.collected, self.partial_files())
+        except Exception as failure:  # noqa: BLE001 - a tracer problem never turns a green run red or loses results
+            errors = [f"{failure}"]
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for error in errors:
+            if reporter is not None:
+                reporter.write_line(f"tracer: {error}; no evidence written", red=True)
 
-        if self.results and not self.config.getoption("--tracer-no-evidence"):
-            try:
-                write_evidence(self.config, self.results)
-            except TracerError as error:  # a broken evidence file or config: say so, lose nothing
-                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-                if reporter is not None:
-                    reporter.write_line(f"tracer: {error}; no evidence written", red=True)
+    def partial_files(self) -> set[str]:
+        """Test files named with `file::test` on the command line: collected only in part."""
+        root = Path(self.config.rootpath)
+        partial = set()
+        for arg in self.config.args:
+            if "::" in arg:
+                path = Path(arg.partition("::")[0])
+                try:
+                    partial.add((path if path.is_absolute() else Path.cwd() / path).resolve().relative_to(root.resolve()).as_posix())
+                except ValueError:
+                    continue
+        return partial
+
+    def environment(self) -> dict[str, str]:
+        from tracer.evidence import python_environment
+
+        facts = python_environment()
+        for added in self.config.hook.pytest_tracer_environment(config=self.config):
+            facts.update({str(k): str(v) for k, v in (added or {}).items()})
+        return facts
 
 
-def write_evidence(config: pytest.Config, results: dict) -> None:
-    from tracer.api import Project
-    from tracer.evidence import fingerprints, locked_evidence
-    from tracer.gitio import last_commit_touching
+def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str], collected: set[str],
+                   partial: set[str]) -> list[str]:
+    """Record each bug's results in this environment's evidence file; returns what could not be
+    written (a broken evidence file is left as it is, and the other bugs' results still land)."""
+    from tracer.evidence import Environment, EvidenceError, Outcome, fingerprints, forget_missing_tests, updated_evidence
+    from tracer.scanner import iter_tagged
+    from tracer.sources import scan_project
 
-    tracer_config = _tracer_config(config)
-    project = Project(tracer_config)
-    by_bug: dict[str, list[tuple[str, str, str]]] = {}
+    environment = Environment.of(facts)
+    scans = scan_project(config)
+    by_bug: dict[str, list[tuple[str, str, Outcome]]] = {}
     for test_id, entry in sorted(results.items()):
-        for bug, item_id in entry["links"]:
-            by_bug.setdefault(bug, []).append((item_id, test_id, entry["outcome"]))
+        outcome = Outcome.FAILED if entry.outcome == "error" else Outcome(entry.outcome)
+        for bug, item_id in entry.links:
+            by_bug.setdefault(bug, []).append((item_id, test_id, outcome))
+    collected_files = {test_id.partition("::")[0] for test_id in collected} - partial
+    errors = []
     for bug, rows in sorted(by_bug.items()):
-        tagged = project.tagged(bug)
-        prints = fingerprints(tracer_config, tagged)
-        with locked_evidence(tracer_config, bug) as evidence:
-            evidence.code_commit = last_commit_touching(tracer_config.root, sorted({t.path for t in tagged}))
-            evidence.forget_missing_tests(Path(config.rootpath))
-            for item_id, test_id, outcome in rows:
-                evidence.record(item_id, test_id, outcome, prints)
+        prints = fingerprints(config.root, iter_tagged(scans, bug))
+        try:
+            forget_missing_tests(config, bug, collected_files, collected, environment)
+            with updated_evidence(config, bug, environment) as evidence:
+                for item_id, test_id, outcome in rows:
+                    evidence.record(item_id, test_id, outcome, prints)
+        except EvidenceError as error:
+            errors.append(str(error))
+    return errors

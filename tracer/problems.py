@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from pathlib import Path
 
-# Exit codes of every command, in one place.
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_INPUT_ERROR = 2
+
+class ExitCode(IntEnum):
+    """What every command returns: the shell maps each error class to one of these in one table."""
+
+    CLEAN = 0
+    FINDINGS = 1
+    INPUT_ERROR = 2
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True, order=True)
@@ -17,7 +26,9 @@ class Problem:
     line: int
     code: str
     message: str
-    severity: str = "error"  # or "warning"
+    severity: Severity = Severity.ERROR
+    detail: str = ""  # more to show with --diff (a unified diff), never part of the one-line message
+    subject: str = ""  # what the finding is about, for machine outputs: "BUG-ID/item-id" for an item
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.code} {self.message}"
@@ -33,12 +44,14 @@ class TracerError(Exception):
     def __str__(self) -> str:
         if self.path is None:
             return self.message
-        return f"{_relative(Path(self.path))}:{self.line or 1}: {self.message}"
+        return f"{shown_path(Path(self.path))}:{self.line or 1}: {self.message}"
 
 
-def _relative(path: Path) -> str:
-    """A path as the user would type it from the current folder, where it lies below it."""
+def shown_path(path: Path, base: Path | None = None) -> str:
+    """A path as the user would type it from `base` (the current folder), where it lies below it."""
+    if not path.is_absolute():
+        return path.as_posix()
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() if path.is_absolute() else path.as_posix()
+        return path.resolve().relative_to((base or Path.cwd()).resolve()).as_posix()
     except (ValueError, OSError):
         return str(path)

@@ -1,132 +1,182 @@
 """`tracer prove`: run a bug's linked tests on the pre-fix revision and on the current code.
 
-A regression test is proven when it fails before the fix and passes after. The pre-fix code is
-checked out into a temporary git worktree with the current tests and reports laid over it; the
-user's work tree is never touched, and the worktree is removed afterwards, on error too."""
+A regression test is proven when it fails before the fix and passes after, the same way in every
+one of `repeat` runs of each side; a test whose outcome changes between runs of one side is
+flaky and proves nothing. The pre-fix code is checked out into a temporary git worktree with the
+current tests and reports laid over it; the user's work tree is never touched, and the worktree
+is removed afterwards, on errors and on SIGINT, SIGTERM and SIGHUP too. The proof is kept with
+the evidence of the environment the tests ran in."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from tracer.config import Config
+from tracer.evidence import Environment, Proof, Verdict, updated_evidence
 from tracer.gitio import GitError, git, resolve_revision
+from tracer.problems import TracerError
+from tracer.reports import BugReport
 
-PROVEN = "proven"  # fails before, passes after
-PASSES_BEFORE = "passes before too"  # the test does not catch the bug
-FAILS_AFTER = "fails after"
-NOT_RUN_BEFORE = "cannot run before"  # not collected or not set up on the old code: no proof
-SKIPPED = "skipped"
+DEFAULT_REPEAT = 3
 
 
 @dataclass(frozen=True)
 class TestRun:
+    """One pytest run of a bug's linked tests, as the plugin's `--tracer-report` file tells it."""
+
     __test__ = False  # not a pytest test class
 
-    outcomes: dict[str, str]  # test id -> passed, failed, error, skipped
+    outcomes: Mapping[str, str]  # test id -> passed, failed, error or skipped
+    links: Mapping[str, tuple[str, ...]]  # test id -> the bug's checklist items it verifies
+    environment: Environment
     exit_code: int
     output: str
 
 
-def run_linked_tests(
-    root: Path, bug_id: str, test_files: list[str], extra_env: dict[str, str] | None = None, record: bool = False
-) -> TestRun:
-    """Run only the tests linked to `bug_id` in `test_files` under `root`; junit XML tells each
-    test's outcome. With `record`, the plugin writes the run's evidence as any run would."""
-    with tempfile.TemporaryDirectory(prefix="tracer-junit-") as folder:
-        report = Path(folder) / "junit.xml"
+@dataclass(frozen=True)
+class ProveResult:
+    proof: Proof
+    environment: Environment
+    before: tuple[TestRun, ...]  # the runs on the old code, whose output explains a run that did nothing
+
+
+def run_linked_tests(root: Path, bug_id: str, test_files: list[str], extra_env: Mapping[str, str] | None = None,
+                     record: bool = False) -> TestRun:
+    """Run only the tests linked to `bug_id` in `test_files` under `root`. With `record`, the
+    plugin writes the run's evidence as any run would."""
+    with tempfile.TemporaryDirectory(prefix="tracer-prove-") as folder:
+        report = Path(folder) / "report.json"
         options = [] if record else ["--tracer-no-evidence"]
         command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
-            *options, f"--tracer-select={bug_id}",
-            f"--junitxml={report}", "-o", "junit_family=xunit2", *test_files,
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "--continue-on-collection-errors", *options, f"--tracer-select={bug_id}", f"--tracer-report={report}",
+            *test_files,
         ]
         env = {**os.environ, **(extra_env or {})}
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
-        outcomes = parse_junit(report, root) if report.exists() else {}
-    return TestRun(outcomes, done.returncode, done.stdout + done.stderr)
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    tests = data.get("tests", {})
+    links = {
+        test: tuple(item for bug, item in entry["links"] if bug.casefold() == bug_id.casefold())
+        for test, entry in tests.items()
+    }
+    return TestRun(
+        {test: entry["outcome"] for test, entry in tests.items()}, links,
+        Environment.of(data.get("environment", {})), done.returncode, done.stdout + done.stderr,
+    )
 
 
-def parse_junit(path: Path, root: Path) -> dict[str, str]:
-    """Test id -> passed, failed, error or skipped."""
-    outcomes = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        parts = [p for p in case.get("classname", "").split(".") if p]
-        name = case.get("name", "")
-        # classname is "tests.ocr.test_x" or "tests.ocr.test_x.TestClass": the module is the
-        # longest prefix that is a file.
-        cut = next((n for n in range(len(parts), 0, -1) if (root / ("/".join(parts[:n]) + ".py")).is_file()), len(parts))
-        test_id = "::".join(["/".join(parts[:cut]) + ".py", *parts[cut:], name])
-        if case.find("error") is not None:
-            outcome = "error"
-        elif case.find("failure") is not None:
-            outcome = "failed"
-        elif case.find("skipped") is not None:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        outcomes[test_id] = outcome
-    return outcomes
-
-
-def classify(before: str | None, after: str | None) -> str:
-    if after in (None, "skipped") or before == "skipped":
-        return SKIPPED
-    if after in ("failed", "error"):
-        return FAILS_AFTER
-    if before in (None, "error"):
-        return NOT_RUN_BEFORE
-    return PROVEN if before == "failed" else PASSES_BEFORE
+def classify(before: list[str | None], after: list[str | None]) -> Verdict:
+    """A test's verdict from its outcomes in every run before the fix and after it."""
+    if len(set(before)) > 1 or len(set(after)) > 1:
+        return Verdict.FLAKY
+    was, now = before[0], after[0]
+    if now in (None, "skipped") or was == "skipped":
+        return Verdict.SKIPPED
+    if now in ("failed", "error"):
+        return Verdict.FAILS_AFTER
+    if was in (None, "error"):
+        return Verdict.NOT_RUN_BEFORE
+    return Verdict.PROVEN if was == "failed" else Verdict.PASSES_BEFORE
 
 
 def test_files_naming(root: Path, test_roots: list[str], bug_id: str) -> list[str]:
     """The test files that mention the bug ID: only they are collected, so that a test file that
     cannot even be imported on the old code does not stop the others."""
-    needle = bug_id.encode()
+    needle = bug_id.casefold().encode()
     files = []
     for test_root in test_roots:
         for path in sorted((root / test_root).rglob("*.py")):
-            if needle in path.read_bytes():
+            if path.is_file() and needle in path.read_bytes().lower():
                 files.append(path.relative_to(root).as_posix())
     return files
 
 
-def run_before(config: Config, revision: str, bug_id: str, test_roots: list[str], test_files: list[str]) -> tuple[str, TestRun]:
-    """The linked tests on `revision`, in a temporary worktree that is always removed."""
-    commit = resolve_revision(config.root, revision)
+@contextlib.contextmanager
+def _cleanup_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run the way Ctrl-C does, so that `finally` removes the worktree."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                previous[number] = signal.signal(number, interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def pre_fix_worktree(config: Config, commit: str) -> Iterator[Path]:
+    """The old code at `commit` with the current tests and reports laid over it; always removed."""
     worktree = Path(tempfile.mkdtemp(prefix="tracer-prove-"))
     added = False
-    try:
-        git(config.root, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
-        added = True
-        for relative in [*test_roots, config.reports_dir]:
-            source = config.root / relative
-            if source.is_dir():
-                shutil.copytree(source, worktree / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        return commit, run_linked_tests(worktree, bug_id, test_files, {"PYTHONPATH": str(worktree)})
-    finally:
-        if added:
-            try:
-                git(config.root, "worktree", "remove", "--force", str(worktree))
-            except GitError:
-                pass
-        shutil.rmtree(worktree, ignore_errors=True)
+    with _cleanup_on_signals():
         try:
-            git(config.root, "worktree", "prune")
-        except GitError:
-            pass
+            git(config.root, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+            added = True
+            for relative in [*config.test_roots, config.reports_dir]:
+                source = config.root / relative
+                if source.is_dir():
+                    shutil.copytree(source, worktree / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            yield worktree
+        finally:
+            if added:
+                with contextlib.suppress(GitError):
+                    git(config.root, "worktree", "remove", "--force", str(worktree))
+            shutil.rmtree(worktree, ignore_errors=True)
+            with contextlib.suppress(GitError):
+                git(config.root, "worktree", "prune")
 
 
-def proof_of(commit: str, before: TestRun, after: TestRun, linked: dict[str, list[str]]) -> dict:
-    """Each linked test's classification, grouped by checklist item."""
-    items = {
-        item_id: {t: classify(before.outcomes.get(t), after.outcomes.get(t)) for t in sorted(tests)}
-        for item_id, tests in sorted(linked.items())
-    }
-    return {"revision": commit, "items": items}
+def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat: int = DEFAULT_REPEAT) -> ProveResult:
+    """Run the bug's linked tests `repeat` times before the fix and after it; keep the proof with
+    the evidence of the environment they ran in."""
+    revision = base or report.pre_fix_revision
+    if not revision:
+        raise TracerError(f"{report.bug_id} names no pre_fix_revision; give --base REV", report.path, report.line_of("bug_id"))
+    if repeat < 1:
+        raise TracerError("--repeat must be at least 1")
+    test_files = test_files_naming(config.root, list(config.test_roots), report.bug_id)
+    if not test_files:
+        raise TracerError(f"no test file under {', '.join(config.test_roots)} mentions {report.bug_id}")
+    try:
+        commit = resolve_revision(config.root, revision)
+    except GitError as error:
+        raise TracerError(f"cannot check out {revision}: {error}", report.path, report.line_of("pre_fix_revision")) from None
+    try:
+        with pre_fix_worktree(config, commit) as worktree:
+            path = os.pathsep.join(p for p in (str(worktree), os.environ.get("PYTHONPATH", "")) if p)
+            before = [run_linked_tests(worktree, report.bug_id, test_files, {"PYTHONPATH": path}) for _ in range(repeat)]
+    except GitError as error:
+        raise TracerError(f"cannot check out {revision}: {error}", report.path, report.line_of("pre_fix_revision")) from None
+    after = [run_linked_tests(config.root, report.bug_id, test_files, record=(n == 0)) for n in range(repeat)]
+    environment = after[0].environment
+    items: dict[str, dict[str, Verdict]] = {}
+    for test_id, linked_items in sorted(after[0].links.items()):
+        verdict = classify([run.outcomes.get(test_id) for run in before], [run.outcomes.get(test_id) for run in after])
+        for item_id in linked_items:
+            items.setdefault(item_id, {})[test_id] = verdict
+    proof = Proof(commit, repeat, items)
+    if environment.facts:
+        with updated_evidence(config, report.bug_id, environment) as stored:
+            stored.proof = proof
+    return ProveResult(proof, environment, tuple(before))

@@ -1,49 +1,100 @@
-"""The code-changes document: the report, the tagged code and the evidence, through Jinja2."""
+"""The generated documents: each bug's code-changes document and the index of all bugs, through
+Jinja2's sandbox (a project's templates are data: they never run code), cached by content."""
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import ScopeDiff, diff_scopes, scope_source
+from tracer.evidence import BugStatus, ItemState, ItemStatus, evidence_folder
+from tracer.gitio import GitError, resolve_revision
+from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import TaggedScope
+from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split_lines_keepends
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATE = "code_changes.md.j2"
+INDEX_TEMPLATE = "index.md.j2"
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
-class ItemState:
-    """A checklist item as the document shows it."""
-
-    id: str
-    group: str
+class Document:
+    path: Path
     text: str
-    state: str  # "verified", "failed", "open", "manual" or "stale"
-    detail: str
-    proof: str = ""  # what `tracer prove` found for the item's tests, if it ran
 
 
-def output_path(config: Config, report: BugReport) -> Path:
+@dataclass(frozen=True)
+class Drift:
+    """How a document on disk differs from what would be rendered now."""
+
+    first_line: int
+    diff: str
+    missing: bool
+
+
+def document_path(config: Config, report: BugReport) -> Path:
     report_path = config.root / report.path
     return report_path.with_name(report_path.stem + config.output_suffix)
 
 
-def template_environment(config: Config):
+def index_path(config: Config) -> Path:
+    return config.path(config.reports_dir) / "index.md"
+
+
+def relative_link(target: Path, start: Path) -> str:
+    return os.path.relpath(target, start).replace(os.sep, "/")
+
+
+def unified_diff(old: str, new: str, shown: str) -> str:
+    return "".join(
+        difflib.unified_diff(split_lines_keepends(old), split_lines_keepends(new), f"{shown} (on disk)", f"{shown} (rendered)")
+    )
+
+
+def stale_document(document: Document, shown: str) -> Drift | None:
+    """None where the file on disk says what it would say now, else where and how it differs."""
+    try:
+        old = document.path.read_text(encoding="utf-8") if document.path.is_file() else None
+    except UnicodeDecodeError:
+        old = ""
+    if old == document.text:
+        return None
+    old_lines, new_lines = split_lines(old or ""), split_lines(document.text)
+    first = next((n for n, (a, b) in enumerate(zip(old_lines, new_lines), start=1) if a != b), min(len(old_lines), len(new_lines)) + 1)
+    return Drift(first, unified_diff(old or "", document.text, shown), old is None)
+
+
+# Templates
+
+
+def template_environment(config: Config) -> jinja2.Environment:
     """The project's templates folder first, then the built-in templates (also as `tracer/NAME`,
-    so that a project template can extend the built-in one it overrides)."""
+    so that a project template can extend the built-in one it overrides). Sandboxed: a template
+    can read what it is given and call no Python of its own."""
     import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     builtin = jinja2.FileSystemLoader(BUILTIN_TEMPLATES)
     loaders: list[jinja2.BaseLoader] = []
     project_templates = config.path(config.templates_dir)
     if project_templates.is_dir():
-        loaders.append(jinja2.FileSystemLoader(project_templates))
+        loaders.append(jinja2.FileSystemLoader(project_templates, followlinks=False))
     loaders += [builtin, jinja2.PrefixLoader({"tracer": builtin})]
-    return jinja2.Environment(
+    environment = ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -51,34 +102,104 @@ def template_environment(config: Config):
         lstrip_blocks=True,
         autoescape=False,
     )
+    environment.filters["fence"] = fenced
+    environment.filters["cell"] = table_cell
+    environment.filters["yaml"] = yaml_scalar
+    return environment
 
 
-def read_lines(config: Config, paths: set[str]) -> dict[str, list[str]]:
-    return {path: (config.root / path).read_text(encoding="utf-8").splitlines() for path in sorted(paths)}
+def render_template(config: Config, name: str, context: Mapping[str, Any]) -> str:
+    """A template's text; an error in a template names its file and line."""
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return template_environment(config).get_template(name).render(context)
+    except (TemplateError, SecurityError) as error:
+        own = config.path(config.templates_dir) / name
+        where = getattr(error, "filename", None) or (f"{config.templates_dir}/{name}" if own.exists() else name)
+        message = getattr(error, "message", None) or str(error)
+        raise TracerError(f"template error: {message}", where, getattr(error, "lineno", None)) from None
+    except RecursionError:
+        raise TracerError("template error: templates include or extend each other without end", name) from None
 
 
-def render_code_changes(
-    config: Config,
-    report: BugReport,
-    tagged: list[TaggedScope],
-    items: list[ItemState],
-    status_line: str,
-    base: str | None = None,
-    extra: dict | None = None,
-) -> str:
-    """The document's text; the same inputs give the same bytes."""
-    current = read_lines(config, {t.path for t in tagged})
+def fenced(text: str, language: str = "") -> str:
+    """A fenced code block whose fence is longer than any backtick run inside, so no content can
+    close it early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def table_cell(text: object) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def front_matter(report: BugReport) -> str:
+    """The document's YAML front matter: each value written by the YAML dumper, double-quoted,
+    so no title, author or tag can break it."""
+    data: dict[str, object] = {
+        "title": f"Code Changes for {report.bug_id}",
+        "bug_id": report.bug_id,
+        "author": report.author,
+        "date": report.created.isoformat(),
+        "updated": (report.updated or report.created).isoformat(),
+        "type": "bug_fix",
+        "status": str(report.status),
+        "severity": str(report.severity),
+        "tags": list(report.tags),
+        "generated_by": f"tracer render {report.bug_id}",
+    }
+    return "".join(f"{key}: {yaml_scalar(value)}\n" for key, value in data.items())
+
+
+def yaml_scalar(value: object) -> str:
+    """One YAML value as the YAML dumper writes it, double-quoted: any text round-trips."""
+    dumped: str = yaml.safe_dump(value, default_style='"', default_flow_style=True, allow_unicode=True, width=10**9)
+    return dumped.removesuffix("\n...\n").rstrip("\n")
+
+
+# Documents
+
+
+def source_link(config: Config, path: str, start: int, end: int, commit: str = "HEAD") -> str:
+    """The link to a range of code, from the project's `source_url` template ("" without one)."""
+    if not config.source_url:
+        return ""
+    return config.source_url.format(commit=commit, path=config.in_repo(path), start=start, end=end)
+
+
+def issue_link(config: Config, bug_id: str) -> str:
+    return config.issue_url.format(id=bug_id) if config.issue_url else ""
+
+
+def read_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
+    lines = {}
+    for path in sorted(set(paths)):
+        try:
+            lines[path] = split_lines(read_source(root / path))
+        except (OSError, SourceDecodeError) as error:
+            raise TracerError(f"cannot read: {error}", path) from None
+    return lines
+
+
+def function_views(config: Config, bug: BugStatus, base: str | None, commit: str = "HEAD",
+                   kept_diffs: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+    """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
+    report = bug.report
+    current = read_lines(config.root, (t.path for t in bug.tagged))
     revision = base or report.pre_fix_revision
-    if revision:
-        diffs = diff_scopes(config.root, revision, tagged, current)
-    else:
-        diffs = {}
-    out = output_path(config, report)
-    functions = []
-    for index, item in enumerate(tagged, start=1):
+    diffs = diff_scopes(config.root, revision, list(bug.tagged), current) if revision else {}
+    views = []
+    for index, item in enumerate(bug.tagged, start=1):
         scope = item.scope
         diff = diffs.get((item.path, scope.qualname), ScopeDiff("unavailable", note="the report names no pre-fix revision"))
-        functions.append(
+        kept = (kept_diffs or {}).get((item.path, scope.qualname))
+        if diff.status == "unavailable" and kept:
+            diff = ScopeDiff("changed", diff=kept)
+        views.append(
             {
                 "number": index,
                 "path": item.path,
@@ -93,39 +214,45 @@ def render_code_changes(
                 "changes": item.changes,
                 "source": _shown_source(current[item.path], item),
                 "diff": diff,
+                "link": source_link(config, item.path, scope.start_line, scope.end_line, commit),
+                "change_links": [source_link(config, item.path, c.start_line, c.end_line, commit) for c in item.changes],
             }
         )
-    context = {
+    return views
+
+
+def document_context(config: Config, bug: BugStatus, base: str | None, out: Path, commit: str = "HEAD",
+                     kept_diffs: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+    """Everything a code-changes template may use."""
+    report = bug.report
+    functions = function_views(config, bug, base, commit, kept_diffs)
+    proofs = [(f.environment.label, f.proof) for f in bug.evidence.environments if f.proof is not None]
+    return {
         "report": report,
-        "report_link": os.path.relpath(config.root / report.path, out.parent).replace(os.sep, "/"),
+        "front_matter": front_matter(report),
+        "report_link": relative_link(config.root / report.path, out.parent),
+        "issue_link": issue_link(config, report.bug_id),
         "functions": functions,
-        "files": sorted({item.path for item in tagged}),
-        "revision": revision,
-        "items": items,
-        "groups": _grouped(items),
-        "status_line": status_line,
+        "files": sorted({item.path for item in bug.tagged}),
+        "revision": base or report.pre_fix_revision,
+        "items": bug.items,
+        "groups": grouped(bug.items),
+        "status_line": bug.status_line,
+        "proofs": proofs,
+        "proof": proofs[0][1] if proofs else None,
         "root_cause": report.section("Root Cause"),
         "solution": report.section("Solution", "Fix", "The Fix"),
         "alternatives": report.section("Alternatives Considered", "Alternatives"),
         "next_steps": report.section("Next Steps"),
         "notes": report.section("Notes"),
-        **(extra or {}),
     }
-    return render_template(config, TEMPLATE, context)
 
 
-def render_template(config: Config, name: str, context: dict) -> str:
-    """A template's text; an error in a template names its file and line."""
-    from jinja2 import TemplateError
-
-    from tracer.problems import TracerError
-
-    try:
-        return template_environment(config).get_template(name).render(context)
-    except TemplateError as error:
-        own = config.path(config.templates_dir) / name
-        where = getattr(error, "filename", None) or (f"{config.templates_dir}/{name}" if own.exists() else name)
-        raise TracerError(f"template error: {error.message or error}", where, getattr(error, "lineno", None)) from None
+def grouped(items: Iterable[ItemState]) -> dict[str, list[ItemState]]:
+    groups: dict[str, list[ItemState]] = {}
+    for item in items:
+        groups.setdefault(item.group, []).append(item)
+    return groups
 
 
 def _shown_source(lines: list[str], item: TaggedScope) -> str:
@@ -137,8 +264,118 @@ def _shown_source(lines: list[str], item: TaggedScope) -> str:
     return "\n\n# ...\n\n".join(blocks)
 
 
-def _grouped(items: list[ItemState]) -> dict[str, list[ItemState]]:
-    grouped: dict[str, list[ItemState]] = {}
-    for item in items:
-        grouped.setdefault(item.group, []).append(item)
-    return grouped
+def diff_base_missing(config: Config, report: BugReport, base: str | None) -> str | None:
+    """The revision the diffs are taken against, where this clone lacks it (a shallow clone)."""
+    revision = base or report.pre_fix_revision
+    if not revision:
+        return None
+    try:
+        resolve_revision(config.root, revision)
+    except GitError:
+        return revision
+    return None
+
+
+def render_document(config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None) -> Document:
+    """The bug's document as it would be written now. The text is cached under a digest of
+    everything it is made of, so an unchanged bug is never rendered (nor jinja2 imported) twice.
+    Where the diff base is missing from this clone, the diffs of the document on disk are kept."""
+    out = document_path(config, bug.report)
+    cache = cache or ContentCache(None)
+    key = _document_key(config, bug, base)
+    cached = cache.get(key)
+    if cached is not None:
+        return Document(out, cached)
+    kept = committed_diffs(out) if diff_base_missing(config, bug.report, base) else None
+    text = render_template(config, TEMPLATE, document_context(config, bug, base, out, kept_diffs=kept))
+    cache.put(key, text)
+    return Document(out, text)
+
+
+def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
+    """A digest of a document's inputs: the report, its evidence, the templates, the tagged files,
+    the commit the diffs are taken against (or, where it is missing, the document on disk)."""
+    report = bug.report
+    revision = base or report.pre_fix_revision or ""
+    try:
+        commit = resolve_revision(config.root, revision) if revision else ""
+    except GitError:
+        on_disk = document_path(config, report)
+        commit = "unresolved:" + revision + ":" + (on_disk.read_text(encoding="utf-8", errors="replace") if on_disk.is_file() else "")
+    parts: list[bytes | str] = [repr(config), report.path, (config.root / report.path).read_bytes(), commit]
+    folder = evidence_folder(config, report.bug_id)
+    for evidence in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        parts += [evidence.name, evidence.read_bytes()]
+    parts += project_templates(config)
+    for tagged_path in sorted({t.path for t in bug.tagged}):
+        parts += [tagged_path, (config.root / tagged_path).read_bytes()]
+    return "document-" + digest_of(*parts) + ".md"
+
+
+def project_templates(config: Config) -> list[bytes | str]:
+    """Names and bytes of the project's own templates, for cache keys (tracer's own are in every key)."""
+    folder = config.path(config.templates_dir)
+    parts: list[bytes | str] = []
+    for template in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if template.is_file():
+            parts += [template.name, template.read_bytes()]
+    return parts
+
+
+_HEADING = re.compile(r"^###\s+\d+\.\s+`(?P<qualname>[^`]+?)(?:\(\))?`\s+-\s+`(?P<path>[^`]+)`", re.MULTILINE)
+
+
+def committed_diffs(document: Path) -> dict[tuple[str, str], str]:
+    """The diffs a document on disk shows, by (path, qualname): what a shallow clone keeps."""
+    from markdown_it import MarkdownIt
+
+    try:
+        text = document.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    diffs: dict[tuple[str, str], str] = {}
+    key: tuple[str, str] | None = None
+    in_diff = False
+    tokens = MarkdownIt("commonmark").parse(text)
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag in ("h3", "h4"):
+            heading = tokens[index + 1].content
+            if token.tag == "h3":
+                match = _HEADING.match("### " + heading)
+                key = (match["path"], match["qualname"]) if match else None
+                in_diff = False
+            else:
+                in_diff = heading.startswith("Diff against")
+        elif token.type == "fence" and token.info.strip() == "diff" and in_diff and key is not None:
+            diffs[key] = token.content.rstrip("\n")
+            in_diff = False
+    return diffs
+
+
+def render_index(config: Config, bugs: Iterable[BugStatus], cache: ContentCache | None = None) -> Document:
+    """One row a bug, newest first: ID, title, severity, status, verified, stale, failed and
+    proven items, links."""
+    out = index_path(config)
+    rows = []
+    for bug in sorted(bugs, key=lambda b: (b.report.created, b.report.bug_id), reverse=True):
+        rows.append(
+            {
+                "report": bug.report,
+                "report_link": relative_link(config.root / bug.report.path, out.parent),
+                "document_link": relative_link(document_path(config, bug.report), out.parent),
+                "issue_link": issue_link(config, bug.report.bug_id),
+                "verified": bug.count(ItemStatus.VERIFIED),
+                "total": len(bug.items),
+                "stale": bug.count(ItemStatus.STALE),
+                "failed": bug.count(ItemStatus.FAILED),
+                "proven": bug.proven,
+                "environments": sorted({env for item in bug.items for env in item.verified_in}),
+            }
+        )
+    cache = cache or ContentCache(None)
+    key = "index-" + digest_of(repr(config), repr(rows), *project_templates(config)) + ".md"
+    cached = cache.get(key)
+    if cached is None:
+        cached = render_template(config, INDEX_TEMPLATE, {"rows": rows})
+        cache.put(key, cached)
+    return Document(out, cached)

@@ -1,11 +1,16 @@
-"""Bug reports: Markdown files with YAML front matter, loaded with a safe loader and checked
-against a small explicit schema. Every error names the file, the line and the field."""
+"""Bug reports: Markdown files with YAML front matter, checked against a table of small validators.
+
+The front matter is read node by node rather than handed to a YAML constructor whole, so that
+every value keeps its line, aliases are refused before anything expands, keys must be text and
+duplicate keys are caught. Every problem names the file, the line and the field."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +19,31 @@ import yaml
 from tracer.config import Config
 from tracer.problems import Problem
 
-# libyaml's loader where the wheel has it: the same safe subset of YAML, several times faster.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser where the wheel has it: the same safe subset of YAML, several times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-SEVERITIES = ("Critical", "High", "Medium", "Low")
-STATUSES = ("open", "investigating", "fixed", "verified", "closed")
 NON_REPORT_NAMES = {"index.md", "readme.md"}
+MAX_FRONT_MATTER = 256 * 1024  # a report's front matter is a few kB; more is a mistake, not a report
+
+
+class Severity(StrEnum):
+    CRITICAL = "Critical"
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    FIXED = "fixed"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+
+    @property
+    def done(self) -> bool:
+        """The bug is fixed, so code must carry its tags."""
+        return self in (Status.FIXED, Status.VERIFIED, Status.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -34,6 +58,7 @@ class ChecklistItem:
     group: str
     text: str
     manual: ManualSignOff | None = None
+    line: int = 1  # where the item starts in the report
 
 
 @dataclass(frozen=True)
@@ -41,8 +66,8 @@ class BugReport:
     path: str  # relative to the project root
     bug_id: str
     title: str
-    severity: str
-    status: str
+    severity: Severity
+    status: Status
     created: dt.date
     updated: dt.date | None
     author: str
@@ -50,8 +75,9 @@ class BugReport:
     pre_fix_revision: str | None
     checklist: tuple[ChecklistItem, ...]
     body: str
-    sections: dict[str, str] = field(hash=False, compare=False)
+    sections: Mapping[str, str] = field(hash=False, compare=False)
     body_line: int = 1  # the file line where the body starts
+    lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)  # field -> line
 
     def section(self, *names: str) -> str:
         """The text under the first `## ` heading that matches one of `names` (any case)."""
@@ -61,12 +87,9 @@ class BugReport:
                 return text
         return ""
 
-    @property
-    def groups(self) -> dict[str, list[ChecklistItem]]:
-        grouped: dict[str, list[ChecklistItem]] = {}
-        for item in self.checklist:
-            grouped.setdefault(item.group, []).append(item)
-        return grouped
+    def line_of(self, name: str) -> int:
+        """The line of a front-matter field (the opening `---` where the field is absent)."""
+        return self.lines.get(name, 1)
 
 
 class ReportError(Exception):
@@ -75,9 +98,151 @@ class ReportError(Exception):
         self.problems = problems
 
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?\r?\n)?---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_KEYS = {"bug_id", "title", "severity", "status", "created", "updated", "author", "tags", "pre_fix_revision", "checklist"}
-_REQUIRED = ("bug_id", "title", "severity", "status", "created", "author")
+# The schema: one small validator a field. Each returns the value to keep, or raises _Invalid.
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        hint = " (YAML reads yes, no, on, off, null and numbers as such: quote it)" if value is not None else ""
+        raise _Invalid(f"must be text, got {_kind(value)}{hint}")
+    return value
+
+
+def _choice(enum: type[StrEnum]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or value not in enum.__members__.values():
+            raise _Invalid(f"{value!r} is not one of {', '.join(enum)}")
+        return enum(value)
+
+    return check
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else value
+        except ValueError:
+            raise _Invalid(f"{value!r} is not a date on the calendar") from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise _Invalid(f"must be a date (YYYY-MM-DD), got {_kind(value)}")
+    return value
+
+
+def _optional_date(value: Any) -> dt.date | None:
+    return None if value is None else _date(value)
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise _Invalid("must be a list of text")
+    return tuple(value)
+
+
+def _revision(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise _Invalid("must be a git revision as text: quote it, as YAML reads an all-digit one as a number")
+    if not isinstance(value, str) or not re.fullmatch(r"[\w./@^~{}-]+", value) or value.startswith("-"):
+        raise _Invalid(f"{value!r} is not a git revision")
+    return value
+
+
+@dataclass(frozen=True)
+class _Field:
+    check: Callable[[Any], Any]
+    required: bool = True
+
+
+_SCHEMA: dict[str, _Field] = {
+    "bug_id": _Field(_text),
+    "title": _Field(_text),
+    "severity": _Field(_choice(Severity)),
+    "status": _Field(_choice(Status)),
+    "created": _Field(_date),
+    "updated": _Field(_optional_date, required=False),
+    "author": _Field(_text),
+    "tags": _Field(_text_list, required=False),
+    "pre_fix_revision": _Field(_revision, required=False),
+    "checklist": _Field(lambda value: value, required=False),  # checked item by item below
+}
+_ITEM_SCHEMA: dict[str, _Field] = {
+    "id": _Field(_text),
+    "group": _Field(_text),
+    "text": _Field(_text),
+    "manual": _Field(lambda value: value, required=False),
+}
+_ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", type(None): "nothing", list: "a list",
+             dict: "a mapping", dt.datetime: "a date and time", dt.date: "a date"}
+    return names.get(type(value), type(value).__name__)
+
+
+# Front matter, node by node
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(?P<yaml>.*?\r?\n)?---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_SCALARS = _Loader("")  # only its scalar constructors are used: bool, int, float, null, timestamp, str
+
+
+@dataclass
+class _Read:
+    """Values read from the YAML nodes, with each value's file line by its path (`checklist[2].id`)."""
+
+    lines: dict[str, int] = field(default_factory=dict)
+    problems: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def value(self, node: yaml.Node, where: str) -> Any:
+        line = node.start_mark.line + 2  # the front matter starts on the file's second line
+        self.lines.setdefault(where, line)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 2
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                    self.problems.append((where or "front matter", key_line, f"key {shown!r} must be text (quote it)"))
+                    continue
+                key = key_node.value
+                path = f"{where}.{key}" if where else key
+                if key in result:
+                    self.problems.append((path, key_line, "appears twice"))
+                    continue
+                self.lines[path] = key_line
+                result[key] = self.value(value_node, path)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, f"{where}[{index}]") for index, item in enumerate(node.value)]
+        try:
+            return _SCALARS.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError) as error:  # e.g. 2025-02-30
+            self.problems.append((where, line, f"{node.value!r} cannot be read: {error}"))
+            return None
+
+
+_PLAIN_TAGS = {None, "!"} | {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")}
+
+
+def _compose(raw: str) -> yaml.Node | None:
+    """The node tree of the front matter. Aliases are refused before composing, so a few hundred
+    bytes can never expand into billions of nodes; so are tags that name Python objects."""
+    for event in yaml.parse(raw, Loader=_Loader):
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a bug report", problem_mark=mark)
+        tag = getattr(event, "tag", None)
+        if tag not in _PLAIN_TAGS:
+            raise yaml.MarkedYAMLError(problem=f"the tag {tag} is not allowed in a bug report", problem_mark=mark)
+    return yaml.compose(raw, Loader=_Loader)
 
 
 def report_files(config: Config) -> list[Path]:
@@ -86,85 +251,94 @@ def report_files(config: Config) -> list[Path]:
         return []
     return sorted(
         p for p in folder.glob("*.md")
-        if not p.name.endswith(config.output_suffix) and p.name.lower() not in NON_REPORT_NAMES
+        if not p.name.endswith(config.output_suffix) and p.name.lower() not in NON_REPORT_NAMES and p.is_file()
     )
 
 
 def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]) -> BugReport:
     """Parse one report or raise ReportError listing every problem found in it."""
+
+    def fail(line: int, code: str, message: str) -> ReportError:
+        return ReportError([Problem(relative, line, code, message)])
+
     match = _FRONT_MATTER.match(text)
     if match is None:
-        raise ReportError([Problem(relative, 1, "R001", "no YAML front matter (a '---' line, YAML, a '---' line)")])
+        raise fail(1, "R001", "no YAML front matter (a '---' line, YAML, a '---' line)")
     raw = match.group("yaml") or ""
+    if len(raw) > MAX_FRONT_MATTER:
+        raise fail(2, "R002", f"front matter is {len(raw)} characters long; at most {MAX_FRONT_MATTER} are read")
     try:
-        node = yaml.compose(raw, Loader=SafeLoader)
-        data = yaml.load(raw, Loader=SafeLoader)
+        node = _compose(raw)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        reason = getattr(error, "problem", None) or str(error)
-        raise ReportError([Problem(relative, line, "R002", f"front matter is not valid YAML: {reason}")]) from None
-    if not isinstance(data, dict):
-        raise ReportError([Problem(relative, 2, "R003", "front matter must be a mapping of fields")])
-    lines = _field_lines(node)
-    problems: list[Problem] = []
+        reason = getattr(error, "problem", None) or "cannot be read"
+        raise fail(mark.line + 2 if mark is not None else 2, "R002", f"front matter is not valid YAML: {reason}") from None
+    if not isinstance(node, yaml.MappingNode):
+        raise fail(2, "R003", "front matter must be a mapping of fields")
+    read = _Read()
+    data = read.value(node, "")
+    problems = [Problem(relative, line, "R003", f"{where}: {message}") for where, line, message in read.problems]
 
-    def problem(key: str, message: str) -> None:
-        problems.append(Problem(relative, lines.get(key, 2), "R003", f"{key}: {message}"))
+    def problem(where: str, message: str) -> None:
+        line, parent = read.lines.get(where), where
+        while line is None and ("." in parent or "[" in parent):  # a missing field: its parent's line
+            parent = parent.rsplit(".", 1)[0] if "." in parent else parent.rsplit("[", 1)[0]
+            line = read.lines.get(parent)
+        problems.append(Problem(relative, line or 2, "R003", f"{where}: {message}"))
 
-    for key in sorted(set(data) - _KEYS):
-        problem(key, f"unknown field (known: {', '.join(sorted(_KEYS))})")
-    for key in _REQUIRED:
-        if data.get(key) in (None, ""):
-            problems.append(Problem(relative, 2, "R003", f"{key}: required field is missing"))
-
-    bug_id = data.get("bug_id")
-    if bug_id is not None:
-        if not isinstance(bug_id, str) or not id_regex.fullmatch(bug_id):
+    values = _validated(data, _SCHEMA, "", problem)
+    bug_id = values.get("bug_id")
+    if isinstance(bug_id, str):
+        if not id_regex.fullmatch(bug_id):
             problem("bug_id", f"{bug_id!r} does not match the ID pattern {id_regex.pattern}")
         elif not path.name.lower().startswith(bug_id.lower()):
             problem("bug_id", f"{bug_id} does not agree with the file name {path.name} (expected {bug_id.lower()}-*.md)")
-    for key in ("title", "author"):
-        if key in data and not isinstance(data[key], str):
-            problem(key, f"must be text, got {type(data[key]).__name__}")
-    if "severity" in data and data["severity"] not in SEVERITIES:
-        problem("severity", f"{data['severity']!r} is not one of {', '.join(SEVERITIES)}")
-    if "status" in data and data["status"] not in STATUSES:
-        problem("status", f"{data['status']!r} is not one of {', '.join(STATUSES)}")
-    for key in ("created", "updated"):
-        if data.get(key) is not None and not isinstance(data[key], dt.date):
-            problem(key, f"must be a date (YYYY-MM-DD), got {data[key]!r}")
-    tags = data.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        problem("tags", "must be a list of text")
-    revision = data.get("pre_fix_revision")
-    if revision is not None and not isinstance(revision, str):
-        problem("pre_fix_revision", "must be a git revision (text)")
-    checklist = _checklist(data.get("checklist", []), lines, problem)
+    checklist = _checklist(data.get("checklist"), read.lines, problem)
     if problems:
-        raise ReportError(problems)
+        raise ReportError(sorted(set(problems)))
 
     body = text[match.end() :]
     body_line = text[: match.end()].count("\n") + 1
     return BugReport(
         path=relative,
-        bug_id=str(bug_id),
-        title=data["title"],
-        severity=data["severity"],
-        status=data["status"],
-        created=data["created"],
-        updated=data.get("updated"),
-        author=data["author"],
-        tags=tuple(tags),
-        pre_fix_revision=revision,
         checklist=checklist,
         body=body,
         sections=split_sections(body),
         body_line=body_line,
+        lines={k: v for k, v in read.lines.items() if k},
+        bug_id=values["bug_id"],
+        title=values["title"],
+        severity=values["severity"],
+        status=values["status"],
+        created=values["created"],
+        updated=values["updated"],
+        author=values["author"],
+        tags=values["tags"],
+        pre_fix_revision=values["pre_fix_revision"],
     )
 
 
-def _checklist(raw: Any, lines: dict[str, int], problem) -> tuple[ChecklistItem, ...]:
+def _validated(data: dict[str, Any], schema: dict[str, _Field], where: str, problem: Callable[[str, str], None]) -> dict[str, Any]:
+    """Each field of `data` through its validator; unknown and missing fields are problems."""
+    values: dict[str, Any] = {}
+    prefix = f"{where}." if where else ""
+    for key in sorted(set(data) - set(schema)):
+        problem(prefix + key, f"unknown field (known: {', '.join(sorted(schema))})")
+    for key, spec in schema.items():
+        if key not in data or data[key] is None:
+            if spec.required:
+                problem(prefix + key, "required text is missing" if where else "required field is missing")
+                continue
+        try:
+            values[key] = spec.check(data.get(key))
+        except _Invalid as error:
+            problem(prefix + key, str(error))
+    return values
+
+
+def _checklist(raw: Any, lines: dict[str, int], problem: Callable[[str, str], None]) -> tuple[ChecklistItem, ...]:
+    if raw is None:
+        return ()
     if not isinstance(raw, list):
         problem("checklist", "must be a list of items with id, group and text")
         return ()
@@ -174,65 +348,62 @@ def _checklist(raw: Any, lines: dict[str, int], problem) -> tuple[ChecklistItem,
         if not isinstance(entry, dict):
             problem(key, "must be a mapping with id, group and text")
             continue
-        unknown = set(entry) - {"id", "group", "text", "manual"}
-        if unknown:
-            problem(key, f"unknown field {sorted(unknown)[0]!r} (known: group, id, manual, text)")
-        for name in ("id", "group", "text"):
-            if not isinstance(entry.get(name), str) or not entry.get(name):
-                lines.setdefault(f"{key}.{name}", lines.get(key, 2))
-                problem(f"{key}.{name}", "required text is missing")
-        item_id = entry.get("id")
+        values = _validated(entry, _ITEM_SCHEMA, key, problem)
+        item_id = values.get("id")
         if isinstance(item_id, str):
-            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", item_id):
+            if not _ITEM_ID.fullmatch(item_id):
                 problem(f"{key}.id", f"{item_id!r} must be lowercase letters, digits and dashes")
-            if item_id in seen:
+            elif item_id in seen:
                 problem(f"{key}.id", f"{item_id!r} is used by another item")
             seen.add(item_id)
-        manual = entry.get("manual")
         sign_off = None
+        manual = entry.get("manual")
         if manual is not None:
-            if not isinstance(manual, dict) or not all(isinstance(manual.get(k), str) and manual.get(k) for k in ("by", "reason")):
-                problem(f"{key}.manual", "must be a mapping with 'by' and 'reason'")
+            if not isinstance(manual, dict) or set(manual) != {"by", "reason"} or not all(
+                isinstance(v, str) and v for v in manual.values()
+            ):
+                problem(f"{key}.manual", "must be a mapping with 'by' and 'reason' (text)")
             else:
                 sign_off = ManualSignOff(manual["by"], manual["reason"])
-        if all(isinstance(entry.get(n), str) for n in ("id", "group", "text")):
-            items.append(ChecklistItem(entry["id"], entry["group"], entry["text"], sign_off))
+        if all(isinstance(values.get(n), str) for n in ("id", "group", "text")):
+            items.append(ChecklistItem(values["id"], values["group"], values["text"], sign_off, lines.get(key, 1)))
     return tuple(items)
 
 
-def _field_lines(node: yaml.Node | None) -> dict[str, int]:
-    """File line of each top-level field and checklist entry (the front matter starts on line 2)."""
-    lines: dict[str, int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return lines
-    for key_node, value_node in node.value:
-        key = key_node.value
-        lines[key] = key_node.start_mark.line + 2
-        if key == "checklist" and isinstance(value_node, yaml.SequenceNode):
-            for index, entry in enumerate(value_node.value):
-                lines[f"checklist[{index}]"] = entry.start_mark.line + 2
-                if isinstance(entry, yaml.MappingNode):
-                    for item_key, _ in entry.value:
-                        lines[f"checklist[{index}].{item_key.value}"] = item_key.start_mark.line + 2
-    return lines
+# The body
+
+
+def _markdown_tokens(text: str) -> list[Any]:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").parse(text)
+
+
+def prose_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a Markdown text outside its code blocks and fences (markdown-it decides
+    what a fence is, so placeholders and links inside code are never findings)."""
+    code: set[int] = set()
+    for token in _markdown_tokens(text):
+        if token.type in ("fence", "code_block", "html_block") and token.map:
+            code.update(range(token.map[0], token.map[1]))
+    for number, line in enumerate(text.split("\n"), start=1):
+        if number - 1 not in code:
+            yield number, line.rstrip("\r")
 
 
 def split_sections(body: str) -> dict[str, str]:
-    """Text under each `## ` heading, ignoring headings inside fenced code blocks."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    fence: str | None = None
-    for line in body.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            marker = stripped[:3]
-            fence = None if fence == marker else (fence or marker)
-        if fence is None and re.match(r"##\s+\S", line) and not line.startswith("###"):
-            current = sections.setdefault(line[2:].strip(), [])
-            continue
-        if current is not None:
-            current.append(line)
-    return {heading: "\n".join(text).strip() for heading, text in sections.items()}
+    """Text under each `## ` heading; headings inside code blocks are not headings."""
+    lines = body.split("\n")
+    starts = [
+        (token.map[0], tokens[index + 1].content.strip())
+        for tokens in [_markdown_tokens(body)]
+        for index, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag == "h2" and token.map and token.markup == "##"
+    ]
+    sections: dict[str, str] = {}
+    for (start, heading), (end, _) in zip(starts, [*starts[1:], (len(lines), "")]):
+        sections.setdefault(heading, "\n".join(line.rstrip("\r") for line in lines[start + 1 : end]).strip())
+    return sections
 
 
 @dataclass(frozen=True)
@@ -241,7 +412,24 @@ class ReportSet:
     problems: tuple[Problem, ...]
 
     def find(self, bug_id: str) -> BugReport | None:
-        return next((r for r in self.reports if r.bug_id == bug_id), None)
+        """The report of `bug_id`, in any case."""
+        wanted = bug_id.casefold()
+        return next((r for r in self.reports if r.bug_id.casefold() == wanted), None)
+
+    def problems_of(self, bug_id: str) -> list[Problem]:
+        """Problems of a report whose file name says it is `bug_id`'s, though it could not be read."""
+        stem = bug_id.lower()
+        return [p for p in self.problems if Path(p.path).name.lower().startswith(stem)]
+
+
+def read_report_text(path: Path, relative: str) -> str:
+    """A report's text; bytes that are not UTF-8 are a problem naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ReportError([Problem(relative, line, "R001", "not valid UTF-8: save the report as UTF-8")]) from None
 
 
 def load_reports(config: Config) -> ReportSet:
@@ -251,20 +439,20 @@ def load_reports(config: Config) -> ReportSet:
     for path in report_files(config):
         relative = path.relative_to(config.root).as_posix()
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(relative, 1, "R001", f"cannot read: {error}"))
-            continue
-        try:
-            reports.append(parse_report(path, text, relative, config.id_regex))
+            reports.append(parse_report(path, read_report_text(path, relative), relative, config.id_regex))
+        except OSError as error:
+            problems.append(Problem(relative, 1, "R001", f"cannot read: {error.strerror or error}"))
         except ReportError as error:
             problems += error.problems
+        except RecursionError:  # deeply nested YAML: the file's problem, not the run's end
+            problems.append(Problem(relative, 1, "R002", "front matter is nested too deeply"))
     by_id: dict[str, BugReport] = {}
     for report in reports:
-        if report.bug_id in by_id:
+        key = report.bug_id.casefold()
+        if key in by_id:
             problems.append(
-                Problem(report.path, 2, "R004", f"{report.bug_id} is also the ID of {by_id[report.bug_id].path}")
+                Problem(report.path, report.line_of("bug_id"), "R004", f"{report.bug_id} is also the ID of {by_id[key].path}")
             )
         else:
-            by_id[report.bug_id] = report
+            by_id[key] = report
     return ReportSet(tuple(by_id.values()), tuple(sorted(problems)))

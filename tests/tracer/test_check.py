@@ -9,9 +9,12 @@ import pytest
 from tests.conftest import make_files
 from tests.tracer.project import BUG, build
 from tracer.cli import main
+from tracer.evidence import FINGERPRINT_SCHEME, Environment
 
 REPORT = f"docs/bug_reports/{BUG.lower()}-overflow.md"
 DOCUMENT = f"docs/bug_reports/{BUG.lower()}-overflow-code-changes.md"
+ENVIRONMENT = Environment.of({"implementation": "cpython", "python": "3.11", "platform": "linux"})
+EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}/{ENVIRONMENT.file_stem}.json"
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def test_a_moved_function_makes_the_document_stale(clean, capsys):
     source.write_text("\n\n" + source.read_text())
     code, lines = run_check(capsys, "--diff")
     assert code == 1
-    assert f"{DOCUMENT}:41: C201 differs from what tracer render writes now; run tracer render {BUG}" in lines
+    assert f"{DOCUMENT}:44: C201 differs from what tracer render writes now; run tracer render {BUG}" in lines
     assert "-**Lines:** 7-14" in lines and "+**Lines:** 9-16" in lines
 
 
@@ -89,13 +92,14 @@ def test_a_fixed_bug_with_no_tag_in_the_code(clean, capsys):
 
 def test_stale_and_failed_evidence_and_a_verified_status_with_open_items(clean, capsys):
     evidence = {
+        "schema_version": 1,
+        "fingerprint_scheme": FINGERPRINT_SCHEME,
         "bug_id": BUG,
-        "code_commit": None,
+        "environment": ENVIRONMENT.as_dict,
         "fingerprints": {"c1": {"src/demo/step.py::<module>": "old", "src/demo/step.py::Head.step": "old"}},
         "items": {"edge-cases": {"tests/test_x.py::test_edges": {"code": "c1", "outcome": "passed"}}},
-        "proof": None,
     }
-    make_files(clean, {f"docs/bug_reports/evidence/{BUG.lower()}.json": json.dumps(evidence)})
+    make_files(clean, {EVIDENCE: json.dumps(evidence)})
     report = clean / REPORT
     report.write_text(report.read_text().replace("status: fixed", "status: verified"))
     main(["render", "--all"])
@@ -104,7 +108,7 @@ def test_stale_and_failed_evidence_and_a_verified_status_with_open_items(clean, 
     assert f"{REPORT}:5: C302 status is verified but 1 items are not verified: edge-cases" in lines
 
     evidence["items"]["edge-cases"]["tests/test_x.py::test_edges"]["outcome"] = "failed"
-    make_files(clean, {f"docs/bug_reports/evidence/{BUG.lower()}.json": json.dumps(evidence)})
+    make_files(clean, {EVIDENCE: json.dumps(evidence)})
     main(["render", "--all"])
     assert any("C301 item 'edge-cases' is failed: failed: `test_edges` in `tests/test_x.py`" in l for l in run_check(capsys)[1])
 

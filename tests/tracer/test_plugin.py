@@ -11,8 +11,11 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+from tracer.evidence import Environment, python_environment
+
 BUG = "BUG-20250101-001"
-EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}.json"
+ENVIRONMENT = Environment.of(python_environment())  # what a run here records, as the test project adds no facts
+EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}/{ENVIRONMENT.file_stem}.json"
 
 REPORT = f"""\
 ---

@@ -1,0 +1,104 @@
+"""The output formats of `tracer check`: text, JSON, GitHub workflow commands and SARIF 2.1.0.
+
+Every format is one complete document (a `--diff` travels inside JSON, never after it), and paths
+are as the repository names them, which is what CI annotations and code scanning expect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from tracer.check import CODES, CheckResult, item_json
+from tracer.config import Config
+from tracer.problems import Problem, Severity
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
+    lines = [f"{p}" + (" (warning)" if p.severity is Severity.WARNING else "") for p in problems]
+    text = "".join(line + "\n" for line in lines)
+    if show_diff:
+        text += "".join(p.detail for p in problems if p.detail)
+    return text
+
+
+def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
+    """A list of findings; item findings carry the item's results with their environments."""
+    items = {f"{b.report.bug_id}/{i['id']}": i for b in result.bugs for i in item_json(b)}
+    findings = []
+    for problem in result.problems:
+        finding: dict[str, Any] = {
+            "path": config.in_repo(problem.path), "line": problem.line, "code": problem.code,
+            "severity": str(problem.severity), "message": problem.message,
+        }
+        if show_diff and problem.detail:
+            finding["diff"] = problem.detail
+        if problem.subject in items:
+            finding["item"] = items[problem.subject]
+        findings.append(finding)
+    return json.dumps(findings, indent=2, ensure_ascii=False) + "\n"
+
+
+def escape_data(text: str) -> str:
+    """As the Actions toolkit escapes a workflow command's message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """As the Actions toolkit escapes a workflow command's property values."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def as_github(config: Config, problems: Sequence[Problem]) -> str:
+    """Workflow commands that annotate the files of a pull request; a report's text can never
+    end one command and start another."""
+    return "".join(
+        f"::{'warning' if p.severity is Severity.WARNING else 'error'} "
+        f"file={escape_property(config.in_repo(p.path))},line={p.line},title={escape_property(p.code)}::{escape_data(p.message)}\n"
+        for p in problems
+    )
+
+
+def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
+    """SARIF 2.1.0, as GitHub code scanning reads it."""
+    used = sorted({p.code for p in problems} | set(CODES))
+    rules = [
+        {
+            "id": code,
+            "name": code,
+            "shortDescription": {"text": CODES.get(code, code)},
+            "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"},
+        }
+        for code in used
+    ]
+    results = [
+        {
+            "ruleId": p.code,
+            "ruleIndex": used.index(p.code),
+            "level": "warning" if p.severity is Severity.WARNING else "error",
+            "message": {"text": p.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": config.in_repo(p.path), "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, p.line)},
+                    }
+                }
+            ],
+        }
+        for p in problems
+    ]
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "tracer", "version": version, "rules": rules}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
