@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -54,10 +53,3 @@ def files(tmp_path):
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def no_cwd_change():
-    cwd = os.getcwd()
-    yield
-    os.chdir(cwd)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import commit_all, make_files
-
-BUG = "BUG-20250101-001"
+from tests.tracer.conftest import BUG, report_text
 
 PRE_FIX = {
     "pyproject.toml": '[project]\nname = "demo"\n\n[tool.tracer]\nsource_roots = ["src"]\n',
@@ -55,27 +54,17 @@ FIXED = {
 }
 
 
-def report(revision: str, status: str = "fixed") -> str:
-    return f"""\
----
-bug_id: {BUG}
-title: Overflow in the step function
-severity: High
-status: {status}
-created: 2025-01-01
-author: someone
-tags: [nan]
-pre_fix_revision: {revision}
-checklist:
+ITEMS = """\
   - id: edge-cases
     group: Unit tests
     text: Edge cases
   - id: reviewed
     group: Validation
     text: Reviewed by hand
-    manual: {{by: reviewer, reason: read the diff}}
----
+    manual: {by: reviewer, reason: read the diff}
+"""
 
+BODY = f"""
 # {BUG}
 
 ## Root Cause
@@ -90,6 +79,10 @@ A stable sigmoid.
 ## Notes
 None.
 """
+
+
+def report(revision: str, status: str = "fixed") -> str:
+    return report_text(BUG, status=status, revision=revision, items=ITEMS, body=BODY)
 
 
 def build(root: Path) -> str:

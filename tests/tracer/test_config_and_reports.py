@@ -6,21 +6,14 @@ import datetime as dt
 
 import pytest
 
+from tests.tracer.conftest import report_text
 from tracer.config import Config, load_config
 from tracer.problems import TracerError
 from tracer.reports import load_reports, split_sections
 
-REPORT = """\
----
-bug_id: BUG-20250101-001
-title: Overflow in the step function
-severity: High
-status: fixed
-created: 2025-01-01
-author: someone
-tags: [nan]
-pre_fix_revision: abc123
-checklist:
+REPORT = report_text(
+    revision="abc123",
+    items="""\
   - id: edge-cases
     group: Unit tests
     text: Edge cases
@@ -28,8 +21,8 @@ checklist:
     group: Validation
     text: Reviewed by hand
     manual: {by: reviewer, reason: read the diff}
----
-
+""",
+    body="""
 # Title
 
 ## Root Cause
@@ -41,7 +34,8 @@ It overflows.
 
 ## Next Steps
 1. Ship it.
-"""
+""",
+)
 
 
 def test_config_is_found_by_walking_up_and_read_from_tool_tracer(files, tmp_path):

@@ -8,11 +8,10 @@ import textwrap
 import pytest
 
 from tests.conftest import commit_all, git
-from tests.tracer.test_plugin import BUG, EVIDENCE, project  # noqa: F401 - the fixture
+from tests.tracer.conftest import BUG
+from tests.tracer.test_plugin import EVIDENCE
 from tracer.cli import main
 from tracer.evidence import fingerprint_source
-
-pytest_plugins = ["pytester"]
 
 FUNCTION = """\
 def step(x):
@@ -72,7 +71,7 @@ def test_helper():
 
 
 @pytest.fixture
-def history(project):  # noqa: F811 - builds on the plugin tests' project
+def history(project):
     """The project in git: the buggy code first, then the fix with its report and tests."""
     fixed_code = (project.path / "demo" / "step.py").read_text()
     (project.path / "demo" / "step.py").write_text(BUGGY)
@@ -114,7 +113,7 @@ def test_prove_tells_proven_tests_from_tests_that_pass_before_too(history, monke
     ) in text
 
 
-def test_prove_without_a_revision_is_a_clear_error(project, monkeypatch, capsys):  # noqa: F811
+def test_prove_without_a_revision_is_a_clear_error(project, monkeypatch, capsys):
     monkeypatch.chdir(project.path)
     assert main(["prove", BUG]) == 2
     assert "names no pre_fix_revision; give --base REV" in capsys.readouterr().err

@@ -9,87 +9,11 @@ import textwrap
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
+from tests.tracer.conftest import BUG
 from tracer.evidence import Environment, python_environment
 
-BUG = "BUG-20250101-001"
 ENVIRONMENT = Environment.of(python_environment())  # what a run here records, as the test project adds no facts
 EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}/{ENVIRONMENT.file_stem}.json"
-
-REPORT = f"""\
----
-bug_id: {BUG}
-title: Overflow
-severity: High
-status: fixed
-created: 2025-01-01
-author: someone
-checklist:
-  - id: edge-cases
-    group: Unit tests
-    text: Edge cases
-  - id: gradient
-    group: Unit tests
-    text: Gradient
-  - id: on-gpu
-    group: Integration tests
-    text: On a GPU
----
-
-# {BUG}
-"""
-
-CODE = f"""\
-def step(x):
-    # {BUG}: clamp
-    return min(max(x, 0.0), 1.0)
-"""
-
-TESTS = f"""\
-import pytest
-
-from demo.step import step
-
-BUG = "{BUG}"
-
-
-@pytest.mark.verifies(BUG, "edge-cases")
-def test_edges():
-    assert step(-1) == 0.0 and step(2) == 1.0
-
-
-@pytest.mark.verifies(BUG, "edge-cases")
-def test_middle():
-    assert step(0.5) == 0.5
-
-
-@pytest.mark.verifies(BUG, "gradient")
-def test_gradient():
-    assert step(0.25) == 0.25
-
-
-@pytest.mark.verifies(BUG, "on-gpu")
-def test_gpu():
-    pytest.skip("no GPU here")
-
-
-def test_unlinked():
-    assert True
-"""
-
-
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makefile(".toml", pyproject='[project]\nname = "demo"\n\n[tool.tracer]\nsource_roots = ["demo"]\n')
-    pytester.mkpydir("demo")
-    (pytester.path / "demo" / "step.py").write_text(CODE)
-    (pytester.path / "docs" / "bug_reports").mkdir(parents=True)
-    (pytester.path / "docs" / "bug_reports" / f"{BUG.lower()}-overflow.md").write_text(REPORT)
-    (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_step.py").write_text(TESTS)
-    pytester.syspathinsert()
-    return pytester
 
 
 def evidence(project: pytest.Pytester) -> dict:
@@ -202,7 +126,11 @@ def test_evidence_is_deterministic_and_a_rerun_changes_nothing(project):
 def test_the_plugin_can_be_turned_off(project):
     project.runpytest("--tracer-no-evidence").assert_outcomes(passed=4, skipped=1)
     assert not (project.path / EVIDENCE).exists()
-    project.runpytest("-p", "no:tracer", "-p", "no:strict").assert_outcomes(passed=4, skipped=1)
+    # the ini switch keeps the marker registered, so --strict-markers suites still collect
+    project.runpytest("-o", "tracer_evidence=false", "--strict-markers").assert_outcomes(passed=4, skipped=1)
+    assert not (project.path / EVIDENCE).exists()
+    # installed, the plugin is `-p no:tracer`; these tests load it as tracer.plugin
+    project.runpytest("-p", "no:tracer.plugin", "-p", "no:strict").assert_outcomes(passed=4, skipped=1)
     assert not (project.path / EVIDENCE).exists()
 
 
