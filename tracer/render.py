@@ -197,8 +197,8 @@ def function_views(config: Config, bug: BugStatus, base: str | None, commit: str
         scope = item.scope
         diff = diffs.get((item.path, scope.qualname), ScopeDiff("unavailable", note="the report names no pre-fix revision"))
         kept = (kept_diffs or {}).get((item.path, scope.qualname))
-        if diff.status == "unavailable" and kept:
-            diff = ScopeDiff("changed", diff=kept)
+        if diff.status == "unavailable" and kept is not None:
+            diff = kept
         views.append(
             {
                 "number": index,
@@ -222,7 +222,7 @@ def function_views(config: Config, bug: BugStatus, base: str | None, commit: str
 
 
 def document_context(config: Config, bug: BugStatus, base: str | None, out: Path, commit: str = "HEAD",
-                     kept_diffs: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
+                     kept_diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> dict[str, Any]:
     """Everything a code-changes template may use."""
     report = bug.report
     functions = function_views(config, bug, base, commit, kept_diffs)
@@ -322,33 +322,41 @@ def project_templates(config: Config) -> list[bytes | str]:
     return parts
 
 
-_HEADING = re.compile(r"^###\s+\d+\.\s+`(?P<qualname>[^`]+?)(?:\(\))?`\s+-\s+`(?P<path>[^`]+)`", re.MULTILINE)
+_HEADING = re.compile(r"^\d+\.\s+`(?P<qualname>[^`]+?)(?:\(\))?`\s+-\s+`(?P<path>[^`]+)`")
+_NEW_NOTE = re.compile(r"^New since the pre-fix revision: (?P<note>.*)\.$", re.DOTALL)
 
 
-def committed_diffs(document: Path) -> dict[tuple[str, str], str]:
-    """The diffs a document on disk shows, by (path, qualname): what a shallow clone keeps."""
+def committed_diffs(document: Path) -> dict[tuple[str, str], ScopeDiff]:
+    """What a document on disk says of each function's diff, by (path, qualname): what a shallow
+    clone, which lacks the pre-fix revision, keeps rather than deletes."""
     from markdown_it import MarkdownIt
 
     try:
         text = document.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return {}
-    diffs: dict[tuple[str, str], str] = {}
+    diffs: dict[tuple[str, str], ScopeDiff] = {}
     key: tuple[str, str] | None = None
     in_diff = False
     tokens = MarkdownIt("commonmark").parse(text)
     for index, token in enumerate(tokens):
-        if token.type == "heading_open" and token.tag in ("h3", "h4"):
-            heading = tokens[index + 1].content
-            if token.tag == "h3":
-                match = _HEADING.match("### " + heading)
-                key = (match["path"], match["qualname"]) if match else None
-                in_diff = False
-            else:
-                in_diff = heading.startswith("Diff against")
-        elif token.type == "fence" and token.info.strip() == "diff" and in_diff and key is not None:
-            diffs[key] = token.content.rstrip("\n")
-            in_diff = False
+        content = tokens[index + 1].content if index + 1 < len(tokens) else ""
+        if token.type == "heading_open" and token.tag in ("h2", "h3", "h4"):
+            match = _HEADING.match(content) if token.tag == "h3" else None
+            key = (match["path"], match["qualname"]) if match else (key if token.tag == "h4" else None)
+            in_diff = token.tag == "h4" and content.startswith("Diff against")
+        elif key is None:
+            continue
+        elif token.type == "fence" and token.info.strip() == "diff" and in_diff:
+            diffs[key] = ScopeDiff("changed", diff=token.content.rstrip("\n"))
+        elif token.type == "paragraph_open" and content.startswith("_") and content.endswith("_"):
+            note = content[1:-1]
+            if (match := _NEW_NOTE.match(note)) is not None:
+                diffs[key] = ScopeDiff("new", note=match["note"])
+            elif note.startswith("No diff for the module itself"):
+                diffs[key] = ScopeDiff("module")
+            elif note.startswith("Unchanged since the pre-fix revision"):
+                diffs[key] = ScopeDiff("unchanged")
     return diffs
 
 

@@ -200,6 +200,7 @@ class _Read:
 
     lines: dict[str, int] = field(default_factory=dict)
     problems: list[tuple[str, int, str]] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)  # paths whose value is a problem already
 
     def value(self, node: yaml.Node, where: str) -> Any:
         line = node.start_mark.line + 2  # the front matter starts on the file's second line
@@ -226,6 +227,7 @@ class _Read:
             return _SCALARS.construct_object(node, deep=True)
         except (ValueError, OverflowError, yaml.YAMLError) as error:  # e.g. 2025-02-30
             self.problems.append((where, line, f"{node.value!r} cannot be read: {error}"))
+            self.unreadable.add(where)
             return None
 
 
@@ -280,6 +282,8 @@ def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]
     problems = [Problem(relative, line, "R003", f"{where}: {message}") for where, line, message in read.problems]
 
     def problem(where: str, message: str) -> None:
+        if where in read.unreadable:
+            return  # already said why its value cannot be read
         line, parent = read.lines.get(where), where
         while line is None and ("." in parent or "[" in parent):  # a missing field: its parent's line
             parent = parent.rsplit(".", 1)[0] if "." in parent else parent.rsplit("[", 1)[0]
