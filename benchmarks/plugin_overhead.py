@@ -4,19 +4,21 @@
 
 Each row is the median wall time of a whole pytest process; "with" records evidence as usual,
 "without" is `-p no:tracer`. Both drop the project's --strict-markers, which needs the plugin's
-marker. The run excludes the 200-step training tests, whose minute of training would hide the
-plugin. The evidence file is restored afterwards."""
+marker. The run excludes the training tests, whose minutes of training would hide the plugin. The
+evidence folder is restored afterwards."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from timing import median_process_ms, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
-EVIDENCE = ROOT / "docs/bug_reports/evidence/bug-20251110-002.json"
+EVIDENCE = ROOT / "docs/bug_reports/evidence"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
 RUN = ["tests/ocr", "tests/tracer/test_scanner.py", "-k", "not 200_steps and not finite_loss and not grad_norm and not validation_metrics"]
 
@@ -25,7 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    saved = EVIDENCE.read_bytes() if EVIDENCE.exists() else None
+    saved = Path(tempfile.mkdtemp(prefix="tracer-evidence-")) / "evidence"
+    shutil.copytree(EVIDENCE, saved)
     try:
         rows = []
         for label, extra in (("collect", ["--collect-only", "tests"]), ("run", RUN)):
@@ -33,8 +36,9 @@ def main() -> None:
             with_plugin = median_process_ms([*PYTEST, *extra], ROOT, args.repeat) / 1e3
             rows += [(f"{label}, without plugin", without, 1.0), (f"{label}, with plugin", with_plugin, with_plugin / without)]
     finally:
-        if saved is not None:
-            EVIDENCE.write_bytes(saved)
+        shutil.rmtree(EVIDENCE)
+        shutil.copytree(saved, EVIDENCE)
+        shutil.rmtree(saved.parent)
     print_table(("pytest", "s", "ratio"), rows, ".2f")
 
 

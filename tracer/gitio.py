@@ -31,23 +31,3 @@ def file_at(root: Path, revision: str, path: str) -> str | None:
         return git(root, "show", f"{revision}:{path}")
     except GitError:
         return None
-
-
-def head_commit(root: Path) -> str | None:
-    try:
-        return git(root, "rev-parse", "HEAD").strip()
-    except GitError:
-        return None
-
-
-def last_commit_touching(root: Path, paths: list[str]) -> str | None:
-    """The newest commit that changed any of `paths`, with "-dirty" when the work tree differs
-    from it there: stable across commits that touch only other files."""
-    if not paths:
-        return None
-    try:
-        commit = git(root, "log", "-1", "--format=%H", "--", *paths).strip() or None
-        dirty = git(root, "status", "--porcelain", "--", *paths).strip()
-    except GitError:
-        return None
-    return f"{commit}-dirty" if commit and dirty else commit

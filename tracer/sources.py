@@ -1,39 +1,126 @@
-"""Which Python files a project has, and their scans: cheap byte search first, libcst only for
-files that hold the ID prefix, and parse results cached by content."""
+"""Which Python files a project has, and their scans.
+
+Files are chosen from the source roots (what git does not ignore, no virtual environments, no
+build output, no test folders unless a source root names one); only regular files inside the
+project are read. A file is then read only when its stat changed since the last scan (size,
+mtime, ctime, inode and device, as git's index keys its entries), searched for the ID pattern's
+literals, and parsed only when it may hold a tag; parse results are also cached by content."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import stat
 import subprocess
-from dataclasses import asdict
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.problems import Problem
-from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, literal_prefix, scan_source
+from tracer.problems import Problem, Severity, TracerError
+from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, prefilter_for, scan_file
 
 SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", "node_modules", ".tox", ".nox",
                 ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs"}
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The files to scan with their stat, and a note for each file passed over."""
+
+    files: tuple[tuple[str, os.stat_result], ...]
+    notes: tuple[FileScan, ...]
+
+
 def python_files(config: Config) -> list[str]:
     """Project-relative POSIX paths of the Python files under the source roots, without what
-    .gitignore ignores, virtual environments and build output; sorted."""
+    .gitignore ignores, virtual environments, build output and test folders; sorted."""
+    return [path for path, _ in select_files(config).files]
+
+
+def select_files(config: Config) -> Selection:
+    """The regular files to scan. A source root that does not exist or leads out of the project
+    is a TracerError naming `source_roots`; a FIFO, socket or device named `*.py`, or a symlink
+    out of the project, is skipped with a note."""
+    root = os.path.realpath(config.root)
+    prefixes = [_root_prefix(config, root, source_root) for source_root in config.source_roots]
     listed = _git_files(config.root)
-    files = []
-    for source_root in config.source_roots:
-        base = (config.root / source_root).resolve()
+    candidates: set[str] = set()
+    for prefix in prefixes:
         if listed is not None:
-            prefix = base.relative_to(config.root.resolve()).as_posix()
-            prefix = "" if prefix == "." else prefix + "/"
-            files += [p for p in listed if p.startswith(prefix) and p.endswith(".py")]
+            candidates.update(p for p in listed if p.startswith(prefix) if prefix.endswith("/") or p == prefix or not prefix)
         else:
-            files += _walk(config.root, base)
+            candidates.update(_walk(config.root, prefix))
     excluded = tuple(config.exclude)
-    return sorted({f for f in files if not (excluded and f.startswith(excluded))})
+    # Tests are evidence, not changed code: skipped unless a source root lies inside one.
+    test_prefixes = tuple(
+        t.rstrip("/") + "/" for t in config.test_roots
+        if not any(p.startswith(t.rstrip("/") + "/") for p in prefixes if p)
+    )
+    files: list[tuple[str, os.stat_result]] = []
+    notes: list[FileScan] = []
+    real_paths: set[str] = set()
+    links: list[tuple[str, os.stat_result]] = []
+    for path in sorted(candidates):
+        if not path.endswith(".py") or (excluded and path.startswith(excluded)) or path.startswith(test_prefixes):
+            continue
+        try:
+            info = os.lstat(config.root / path)
+        except OSError:
+            continue  # listed by git, deleted since
+        if stat.S_ISREG(info.st_mode):
+            files.append((path, info))
+            real_paths.add(os.path.join(root, path))
+        elif stat.S_ISLNK(info.st_mode):
+            links.append((path, info))
+        else:
+            notes.append(_note(path, f"not a regular file ({_file_kind(info.st_mode)}); skipped"))
+    for path, _ in links:
+        target = os.path.realpath(config.root / path)
+        if not _inside(target, root):
+            notes.append(_note(path, "a symlink to outside the project; not followed"))
+            continue
+        try:
+            info = os.stat(target)
+        except OSError:
+            continue  # a dangling link
+        if stat.S_ISREG(info.st_mode) and target not in real_paths:  # else it is scanned under its own name
+            files.append((path, info))
+            real_paths.add(target)
+    return Selection(tuple(sorted(files, key=lambda item: item[0])), tuple(notes))
+
+
+def _root_prefix(config: Config, root: str, source_root: str) -> str:
+    """A source root as a project-relative prefix ("" for the whole project, "src/" for src)."""
+    path = config.root / source_root
+    if not os.path.lexists(path):
+        raise TracerError(f"source_roots: {source_root!r} does not exist in {config.root}")
+    real = os.path.realpath(path)
+    if not _inside(real, root):
+        raise TracerError(f"source_roots: {source_root!r} leads outside the project (to {real})")
+    relative = Path(os.path.relpath(real, root)).as_posix()
+    if relative == ".":
+        return ""
+    return relative if os.path.isfile(real) else relative + "/"
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _note(path: str, message: str) -> FileScan:
+    return FileScan(path, problems=(Problem(path, 1, "T002", message, Severity.WARNING),))
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _git_files(root: Path) -> list[str] | None:
@@ -44,22 +131,29 @@ def _git_files(root: Path) -> list[str] | None:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    # surrogateescape: a file name that is not UTF-8 keeps its bytes (os.fsencode gives them back)
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
     venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
     return [
         p for p in paths
-        if not (venvs and p.startswith(venvs)) and not any(part in SKIPPED_DIRS for part in p.split("/")) and (root / p).is_file()
+        if not (venvs and p.startswith(venvs)) and not any(part in SKIPPED_DIRS for part in p.split("/"))
     ]
 
 
-def _walk(root: Path, base: Path) -> list[str]:
+def _walk(root: Path, prefix: str) -> list[str]:
+    base = root / prefix if prefix else root
+    if not prefix.endswith("/") and prefix:  # a source root that is one file
+        return [prefix]
     found = []
-    for folder, dirs, names in os.walk(base):
+    for folder, dirs, names in os.walk(base):  # does not descend into symlinked folders
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
                          and not (Path(folder, d) / "pyvenv.cfg").exists())
         found += [Path(folder, n).relative_to(root).as_posix() for n in names if n.endswith(".py")]
     return found
+
+
+# Caches
 
 
 class ScanCache:
@@ -69,7 +163,7 @@ class ScanCache:
         self.store = ContentCache(folder)
 
     def key(self, data: bytes, path: str, pattern: str) -> str:
-        return digest_of(pattern, path, data) + ".json"
+        return digest_of(pattern, os.fsencode(path), data) + ".json"
 
     def get(self, key: str) -> FileScan | None:
         text = self.store.get(key)
@@ -82,7 +176,64 @@ class ScanCache:
         self.store.put(key, json.dumps(asdict(scan), sort_keys=True))
 
 
-def _scan_from_dict(data: dict) -> FileScan:
+_RACY_NS = 2_000_000_000  # a file changed this close to a scan may change again unseen: not indexed
+
+
+class ScanIndex:
+    """What the last scan found in each file, under the file's stat: a file whose stat is
+    unchanged is not read again. Like git's index, an entry is not trusted for a file modified
+    within two seconds of the scan that recorded it, since a second change in the same clock
+    tick would leave its stat as it was."""
+
+    def __init__(self, file: Path | None, key: str):
+        self.file, self.key = file, key
+        self.entries: dict[str, list[Any]] = {}
+        self.changed = False
+        self.started = time.time_ns()
+        if file is None:
+            return
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            if data.get("key") == key and isinstance(data.get("entries"), dict):
+                self.entries = data["entries"]
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    @staticmethod
+    def _stamp(info: os.stat_result) -> list[int]:
+        return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
+
+    def lookup(self, path: str, info: os.stat_result) -> tuple[bool, FileScan | None]:
+        """(known, scan): a known file with scan None holds no ID."""
+        entry = self.entries.get(path)
+        if not isinstance(entry, list) or len(entry) != 6 or entry[:5] != self._stamp(info):
+            return False, None
+        try:
+            return True, _scan_from_dict(entry[5]) if entry[5] is not None else None
+        except (ValueError, KeyError, TypeError):
+            return False, None
+
+    def record(self, path: str, info: os.stat_result, scan: FileScan | None) -> None:
+        if self.file is None:
+            return
+        if max(info.st_mtime_ns, info.st_ctime_ns) >= self.started - _RACY_NS:
+            self.changed |= self.entries.pop(path, None) is not None
+            return
+        self.entries[path] = [*self._stamp(info), asdict(scan) if scan is not None else None]
+        self.changed = True
+
+    def save(self, paths: set[str]) -> None:
+        """Keep the entries of `paths` only, and write the index if anything changed."""
+        stale = set(self.entries) - paths
+        for path in stale:
+            del self.entries[path]
+        if self.file is None or not (self.changed or stale):
+            return
+        text = json.dumps({"key": self.key, "entries": self.entries}, sort_keys=True)
+        ContentCache(self.file.parent).put(self.file.name, text)
+
+
+def _scan_from_dict(data: dict[str, Any]) -> FileScan:
     return FileScan(
         data["path"],
         tuple(
@@ -90,55 +241,99 @@ def _scan_from_dict(data: dict) -> FileScan:
             for s in data["scopes"]
         ),
         tuple(MalformedTag(**m) for m in data["malformed"]),
-        tuple(Problem(**p) for p in data["problems"]),
+        tuple(Problem(**{**p, "severity": Severity(p["severity"])}) for p in data["problems"]),
     )
 
 
+# The scan
+
+
 def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
-    """Scan every Python file of the project; files without the ID prefix are never parsed, and
-    the files that must be parsed are parsed in parallel when there are several."""
+    """Scan every Python file of the project. A file whose stat is unchanged since the last scan
+    is not read; a file that cannot hold an ID is not parsed; the files that must be parsed are
+    parsed in parallel when there are several."""
     regex = config.id_regex
-    prefix = literal_prefix(regex.pattern).encode()
-    cache = ScanCache(config.root / config.cache_dir / "scan" if use_cache else None)
-    scans: dict[str, FileScan] = {}
-    to_parse: list[tuple[str, bytes, str]] = []
-    for path in python_files(config):
-        try:
-            data = (config.root / path).read_bytes()
-        except OSError as error:
-            scans[path] = FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror}"),))
+    prefilter = prefilter_for(regex)
+    selection = select_files(config)
+    folder = config.root / config.cache_dir / "scan"
+    cache = ScanCache(folder if use_cache else None)
+    index = ScanIndex(folder / "index.json" if use_cache else None, digest_of("index", regex.pattern, str(regex.flags)))
+    scans: dict[str, FileScan] = {note.path: note for note in selection.notes}
+    to_parse: list[tuple[str, os.stat_result, bytes, str]] = []
+    for path, info in selection.files:
+        known, scan = index.lookup(path, info)
+        if known:
+            if scan is not None:
+                scans[path] = scan
             continue
-        if prefix and prefix not in data or not prefix and not regex.search(data.decode("utf-8", "replace")):
+        try:
+            data = _read_regular(config.root / path)
+        except OSError as error:
+            scans[path] = FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror or error}"),))
+            continue
+        if not prefilter.may_match(data):
+            index.record(path, info, None)
             continue
         key = cache.key(data, path, regex.pattern)
         cached = cache.get(key)
         if cached is None:
-            to_parse.append((path, data, key))
+            to_parse.append((path, info, data, key))
         else:
             scans[path] = cached
-    for (path, _, key), scan in zip(to_parse, _parse_all([(p, d) for p, d, _ in to_parse], regex.pattern)):
+            index.record(path, info, cached)
+    parsed = _parse_all([(path, data) for path, _, data, _ in to_parse], regex.pattern, regex.flags)
+    for (path, info, _, key), scan in zip(to_parse, parsed):
         cache.put(key, scan)
+        index.record(path, info, scan)
         scans[path] = scan
+    index.save({path for path, _ in selection.files})
     return [scans[path] for path in sorted(scans)]
+
+
+def _read_regular(path: Path) -> bytes:
+    """A file's bytes, if it is still a regular file when opened: O_NONBLOCK keeps a FIFO that
+    replaced it since from blocking the open."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(0, "not a regular file")
+        return handle.read()
 
 
 PARALLEL_FROM = 4  # below this many files, starting worker processes costs more than it saves
 
 
-def _parse_all(items: list[tuple[str, bytes]], pattern: str) -> list[FileScan]:
+def _parse_all(items: list[tuple[str, bytes]], pattern: str, flags: int = 0) -> list[FileScan]:
     workers = min(os.cpu_count() or 1, len(items))
     if len(items) < PARALLEL_FROM or workers < 2:
-        return [_scan_bytes(path, data, pattern) for path, data in items]
+        return [_scan_bytes(path, data, pattern, flags) for path, data in items]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
+    results: dict[int, FileScan] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_scan_bytes, *zip(*items), [pattern] * len(items)))
+        futures = {index: pool.submit(_scan_bytes, path, data, pattern, flags) for index, (path, data) in enumerate(items)}
+        for index, future in futures.items():
+            try:
+                results[index] = future.result()
+            except BrokenProcessPool:
+                break
+    for index, (path, data) in enumerate(items):
+        if index not in results:  # a worker died (a crash in the native parser): one file per process
+            results[index] = _scan_alone(path, data, pattern, flags)
+    return [results[index] for index in range(len(items))]
 
 
-def _scan_bytes(path: str, data: bytes, pattern: str) -> FileScan:
+def _scan_alone(path: str, data: bytes, pattern: str, flags: int) -> FileScan:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
-        source = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        return FileScan(path, problems=(Problem(path, line, "T002", "not valid UTF-8"),))
-    return scan_source(path, source, re.compile(pattern))
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_scan_bytes, path, data, pattern, flags).result()
+    except BrokenProcessPool:
+        return FileScan(path, problems=(Problem(path, 1, "T001", "cannot parse: the parser crashed on this file"),))
+
+
+def _scan_bytes(path: str, data: bytes, pattern: str, flags: int = 0) -> FileScan:
+    return scan_file(path, data, re.compile(pattern, flags))

@@ -1,15 +1,21 @@
 """Which files tracer scans: the source roots, minus what git ignores, virtual environments and
-build output; and the content cache that keeps an unchanged file from being parsed twice."""
+build output; only regular files inside the project; and the caches that keep an unchanged file
+from being read or parsed twice."""
 
 from __future__ import annotations
+
+import os
+import socket
 
 import pytest
 
 from tests.conftest import git, make_files
 from tracer.config import Config
+from tracer.problems import TracerError
 from tracer.sources import python_files, scan_project
 
 TAG = "# BUG-20250101-001: fix\n"
+TAGGED = "def f():\n    " + TAG + "    return 1\n"
 TREE = {
     "pkg/a.py": "x = 1\n",
     "pkg/sub/b.py": "y = 2\n",
@@ -22,6 +28,17 @@ TREE = {
     "generated/out.py": "w = 4\n",
     ".gitignore": "generated/\nenv2/\n",
 }
+
+
+@pytest.fixture
+def parsed(monkeypatch):
+    """The paths the scanner parses, in order (parsing in this process: fewer than PARALLEL_FROM files)."""
+    import tracer.sources
+
+    seen: list[str] = []
+    real = tracer.sources._scan_bytes
+    monkeypatch.setattr(tracer.sources, "_scan_bytes", lambda path, *rest: seen.append(path) or real(path, *rest))
+    return seen
 
 
 @pytest.mark.parametrize("with_git", [True, False], ids=["git", "no-git"])
@@ -40,13 +57,65 @@ def test_source_roots_and_exclude(tmp_path):
     assert python_files(Config(root=tmp_path, source_roots=("src",), exclude=("src/skip/",))) == ["src/a.py"]
 
 
-def test_only_files_holding_the_prefix_are_parsed_and_results_are_cached(tmp_path, monkeypatch):
-    make_files(tmp_path, {"a.py": "def f():\n    " + TAG + "    return 1\n", "b.py": "x = 1\n"})
-    parsed: list[str] = []
-    import tracer.sources
+def test_test_folders_are_evidence_not_source_unless_a_source_root_names_them(tmp_path):
+    make_files(tmp_path, {"src/a.py": "", "tests/test_a.py": "", "tests/helpers/h.py": "", "testsuite.py": ""})
+    assert python_files(Config(root=tmp_path)) == ["src/a.py", "testsuite.py"]
+    assert python_files(Config(root=tmp_path, source_roots=("tests/helpers",))) == ["tests/helpers/h.py"]
 
-    real = tracer.sources._scan_bytes
-    monkeypatch.setattr(tracer.sources, "_scan_bytes", lambda path, data, pattern: parsed.append(path) or real(path, data, pattern))
+
+def test_a_missing_source_root_is_an_error_naming_the_key(tmp_path):
+    with pytest.raises(TracerError, match="source_roots: 'src' does not exist"):
+        python_files(Config(root=tmp_path, source_roots=("src",)))
+
+
+def test_a_source_root_that_leads_out_of_the_project_is_an_error_naming_the_key(tmp_path):
+    outside = make_files(tmp_path / "outside", {"a.py": TAGGED})
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "src").symlink_to(outside)
+    with pytest.raises(TracerError, match="source_roots: 'src' leads outside the project"):
+        scan_project(Config(root=tmp_path / "project", source_roots=("src",)))
+
+
+def test_symlinked_files_are_not_followed_out_of_the_project(tmp_path):
+    make_files(tmp_path, {"outside.py": TAGGED, "project/real.py": TAGGED})
+    project = tmp_path / "project"
+    (project / "leak.py").symlink_to(tmp_path / "outside.py")
+    (project / "alias.py").symlink_to(project / "real.py")
+    scans = scan_project(Config(root=project))
+    assert [(s.path, bool(s.scopes)) for s in scans] == [("leak.py", False), ("real.py", True)]
+    (problem,) = scans[0].problems
+    assert (problem.code, problem.severity) == ("T002", "warning") and "outside the project" in problem.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_special_files_named_py_are_skipped_with_a_note_never_read(tmp_path, kind):
+    make_files(tmp_path, {"a.py": TAGGED})
+    special = tmp_path / "pipe.py"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(special))
+    scans = scan_project(Config(root=tmp_path))  # a FIFO that were opened would block here
+    assert [s.path for s in scans] == ["a.py", "pipe.py"]
+    (problem,) = scans[1].problems
+    assert problem.code == "T002" and "not a regular file" in problem.message
+
+
+def test_file_names_that_are_not_utf8_are_scanned_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    git(tmp_path, "init", "-q")
+    name = os.fsencode(tmp_path) + b"/caf\xe9.py"
+    with open(name, "w") as handle:
+        handle.write(TAGGED)
+    config = Config(root=tmp_path)
+    first = scan_project(config)
+    assert [s.path for s in first] == [os.fsdecode(b"caf\xe9.py")] and first[0].scopes
+    assert scan_project(config) == first
+
+
+def test_only_files_holding_the_prefix_are_parsed_and_results_are_cached(tmp_path, parsed):
+    make_files(tmp_path, {"a.py": TAGGED, "b.py": "x = 1\n"})
     config = Config(root=tmp_path)
     first = scan_project(config)
     assert parsed == ["a.py"]
@@ -54,3 +123,52 @@ def test_only_files_holding_the_prefix_are_parsed_and_results_are_cached(tmp_pat
     assert (tmp_path / ".tracer-cache" / ".gitignore").read_text().endswith("*\n")
     (tmp_path / "a.py").write_text("\n" + (tmp_path / "a.py").read_text())
     assert scan_project(config)[0].scopes[0].scope.start_line == 2 and parsed == ["a.py", "a.py"]
+
+
+def _age(path, seconds=60):
+    """Make a file look written a while ago: the index does not trust a file changed just now."""
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns - seconds * 10**9))
+
+
+def test_a_warm_scan_reads_no_file_whose_stat_is_unchanged(tmp_path, monkeypatch):
+    make_files(tmp_path, {"a.py": TAGGED, "b.py": "x = 1\n"})
+    # ctime cannot be set back: compare against a clock that runs a minute ahead instead.
+    import tracer.sources
+
+    real_time_ns = tracer.sources.time.time_ns
+    monkeypatch.setattr(tracer.sources.time, "time_ns", lambda: real_time_ns() + 60 * 10**9)
+    config = Config(root=tmp_path)
+    first = scan_project(config)
+    read: list[str] = []
+    real_read = tracer.sources._read_regular
+    monkeypatch.setattr(tracer.sources, "_read_regular", lambda path: read.append(path.name) or real_read(path))
+    assert scan_project(config) == first and read == []
+    (tmp_path / "b.py").write_text("y = 2\n")  # same size, new mtime and ctime
+    assert scan_project(config) == first and read == ["b.py"]
+
+
+def test_a_file_changed_just_now_is_read_again(tmp_path, monkeypatch):
+    make_files(tmp_path, {"a.py": TAGGED})
+    config = Config(root=tmp_path)
+    scan_project(config)
+    import tracer.sources
+
+    read: list[str] = []
+    real_read = tracer.sources._read_regular
+    monkeypatch.setattr(tracer.sources, "_read_regular", lambda path: read.append(path.name) or real_read(path))
+    scan_project(config)
+    assert read == ["a.py"]  # written within the racy window: its stat is not trusted yet
+
+
+def test_a_file_that_breaks_the_scanner_is_that_files_finding_in_worker_processes_too(tmp_path, monkeypatch):
+    import tracer.sources
+
+    monkeypatch.setattr(tracer.sources, "PARALLEL_FROM", 2)
+    deep = "x = (\n" + "\n".join(f'    "s{i}"  # BUG-20250101-001: s' for i in range(3000)) + "\n)\n"
+    make_files(tmp_path, {"a.py": TAGGED, "b.py": TAGGED, "deep.py": deep, "nul.py": "# BUG-20250101-001: x\n\0\n"})
+    scans = {s.path: s for s in scan_project(Config(root=tmp_path), use_cache=False)}
+    assert scans["a.py"].scopes and scans["b.py"].scopes
+    assert scans["deep.py"].scopes and not scans["deep.py"].problems  # 3000 levels of libcst nesting
+    (problem,) = scans["nul.py"].problems
+    assert (problem.code, problem.line) == ("T001", 2)
