@@ -31,3 +31,11 @@ def file_at(root: Path, revision: str, path: str) -> str | None:
         return git(root, "show", f"{revision}:{path}")
     except GitError:
         return None
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit checked out, for links that must point at exactly this code."""
+    try:
+        return git(root, "rev-parse", "HEAD").strip()
+    except GitError:
+        return None
