@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does witho
     from tracer.prove import ProveResult
     from tracer.render import Document
     from tracer.reports import BugReport, ReportSet
+    from tracer.site import Site
 
 
 class Project:
@@ -163,6 +164,18 @@ class Project:
         from tracer.prove import prove_bug
 
         return prove_bug(self.config, self.report(bug_id), base, repeat)
+
+    def site(self, out: Path | None) -> Site:
+        """The static HTML site of every bug, written into `out` (default: the cache folder). A
+        bug whose evidence cannot be trusted stops it, naming the file, as `render --all` does."""
+        from tracer.site import build_site
+
+        bugs = []
+        for outcome in self.all_bugs():
+            if isinstance(outcome, TracerError):
+                raise outcome
+            bugs.append(outcome)
+        return build_site(self.config, bugs, self.scans, out, self.cache)
 
 
 def _as_problem(error: TracerError, path: str, code: str) -> Problem:

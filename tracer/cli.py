@@ -264,6 +264,22 @@ def evidence_merge(files: tuple[str, ...]) -> int:
     return ExitCode.CLEAN
 
 
+@cli.command()
+@click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
+def site(output: str | None) -> int:
+    """Write a static HTML site: every bug, its changed code and checklist, the traceability
+    matrix and every tag by file. Opens from file:// with no network and no JavaScript."""
+    project = _project()
+    if project.is_empty:
+        click.echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        return ExitCode.CLEAN
+    _echo_problems(project.scan_problems)
+    result = project.site(Path(output) if output is not None else None)
+    changed = f"wrote {len(result.written)} of {len(result.pages)} files" + (f", removed {len(result.removed)}" if result.removed else "")
+    click.echo(f"{changed}; open {shown_path(result.index)}")
+    return ExitCode.CLEAN
+
+
 def _os_error(error: OSError) -> str:
     where = f"{error.filename}: " if error.filename else ""
     return f"tracer: {where}{error.strerror or error}"
