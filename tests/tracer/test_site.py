@@ -344,3 +344,20 @@ def test_the_stylesheet_colours_code_in_both_schemes(project, capsys):
     dark = css.rindex("@media (prefers-color-scheme: dark)")
     assert light < dark
     assert re.search(r"\.highlight \.k \{", css[light:dark]) and re.search(r"\.highlight \.k \{", css[dark:])
+
+
+def test_a_warm_site_renders_nothing_in_a_new_process(project, capsys):
+    """Cache keys hold nothing that changes from one process to the next (such as the order of a
+    set of strings, which hash randomisation shuffles): a second run adds no page to the cache."""
+    import os
+    import subprocess
+    import sys
+
+    def run(seed: str) -> set[str]:
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "tracer", "site"], cwd=project, env=environment, check=True, capture_output=True)
+        return {p.name for p in (project / ".tracer-cache/render").glob("site-*")}
+
+    first = run("1")
+    assert len(first) == 5  # index, matrix, tags, one bug, the stylesheet
+    assert run("2") == first
