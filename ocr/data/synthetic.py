@@ -4,12 +4,13 @@ background, with the quadrilateral of each word as ground truth. No downloads, f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
-from ocr.data.targets import make_border_map, make_shrink_map
+from ocr.data.targets import make_border_map, make_shrink_map, shrink_ignore
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def draw_sample(rng: np.random.Generator, height: int, width: int, max_words: in
     return Sample(np.clip(image, 0.0, 1.0), polygons)
 
 
-class SyntheticTextDataset(torch.utils.data.Dataset):
+class SyntheticTextDataset(torch.utils.data.Dataset[dict[str, Any]]):
     """Sample `index` is the same for a given `seed`, whatever the order of access."""
 
     def __init__(self, length: int, height: int = 64, width: int = 64, seed: int = 0):
@@ -73,7 +74,9 @@ class SyntheticTextDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | list[np.ndarray]]:
         sample = self.sample(index)
-        ignore = [False] * len(sample.polygons)
+        # The reference pipeline's order: the shrink step decides which polygons are ignored (too
+        # small, or shrunk to nothing), and the border map leaves those out as well.
+        ignore = shrink_ignore(sample.polygons, [False] * len(sample.polygons))
         gt_shrink, gt_shrink_mask = make_shrink_map(sample.polygons, ignore, self.height, self.width)
         gt_thresh, gt_thresh_mask = make_border_map(sample.polygons, ignore, self.height, self.width)
         return {
@@ -86,8 +89,8 @@ class SyntheticTextDataset(torch.utils.data.Dataset):
         }
 
 
-def collate(items: list[dict]) -> dict:
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack tensors; keep each image's polygons as a list."""
-    batch = {key: torch.stack([item[key] for item in items]) for key in items[0] if key != "polygons"}
+    batch: dict[str, Any] = {key: torch.stack([item[key] for item in items]) for key in items[0] if key != "polygons"}
     batch["polygons"] = [item["polygons"] for item in items]
     return batch

@@ -24,6 +24,23 @@ def offset_polygon(polygon: Polygon, distance: float) -> list[np.ndarray]:
     return [np.array(path, dtype=np.float64) for path in clipper.Execute(distance)]
 
 
+def shrink_polygon(polygon: Polygon, ignored: bool, shrink_ratio: float = 0.4, min_size: int = 4) -> np.ndarray | None:
+    """The polygon shrunk by D, or None where DB ignores it: flagged, under `min_size` pixels on a
+    side, or shrunk to nothing (the reference's MakeShrinkMap rule)."""
+    box_height = polygon[:, 1].max() - polygon[:, 1].min()
+    box_width = polygon[:, 0].max() - polygon[:, 0].min()
+    if ignored or min(box_height, box_width) < min_size:
+        return None
+    shrunk = offset_polygon(polygon, -offset_distance(polygon, shrink_ratio))
+    return shrunk[0] if shrunk else None
+
+
+def shrink_ignore(polygons: list[Polygon], ignore: list[bool], shrink_ratio: float = 0.4, min_size: int = 4) -> list[bool]:
+    """The ignore flags after the shrink step, as the reference's MakeShrinkMap leaves them for
+    MakeBorderMap: a polygon without a shrunk kernel gets no threshold target either."""
+    return [shrink_polygon(polygon, ignored, shrink_ratio, min_size) is None for polygon, ignored in zip(polygons, ignore)]
+
+
 def make_shrink_map(
     polygons: list[Polygon], ignore: list[bool], height: int, width: int, shrink_ratio: float = 0.4, min_size: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -31,15 +48,11 @@ def make_shrink_map(
     gt = np.zeros((height, width), dtype=np.float32)
     mask = np.ones((height, width), dtype=np.float32)
     for polygon, ignored in zip(polygons, ignore):
-        box_height = polygon[:, 1].max() - polygon[:, 1].min()
-        box_width = polygon[:, 0].max() - polygon[:, 0].min()
-        shrunk = [] if ignored or min(box_height, box_width) < min_size else offset_polygon(
-            polygon, -offset_distance(polygon, shrink_ratio)
-        )
-        if not shrunk:
+        shrunk = shrink_polygon(polygon, ignored, shrink_ratio, min_size)
+        if shrunk is None:
             cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 0.0)
             continue
-        cv2.fillPoly(gt, [np.round(shrunk[0]).astype(np.int32)], 1.0)
+        cv2.fillPoly(gt, [np.round(shrunk).astype(np.int32)], 1.0)
     return gt, mask
 
 
@@ -48,7 +61,8 @@ def _point_to_segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b:
     ab = b - a
     length_sq = max(float(ab @ ab), 1e-12)
     t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / length_sq, 0.0, 1.0)
-    return np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1]))
+    distance: np.ndarray = np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1]))
+    return distance
 
 
 def make_border_map(
@@ -61,7 +75,8 @@ def make_border_map(
     thresh_max: float = 0.7,
 ) -> tuple[np.ndarray, np.ndarray]:
     """thresh: thresh_min away from text, rising to thresh_max on each polygon's border over the
-    band between the shrunk and the grown polygon; mask: 1 over the grown polygons."""
+    band between the shrunk and the grown polygon; mask: 1 over the grown polygons. Pass the
+    flags `shrink_ignore` returns, so that polygons the shrink step ignored get no target."""
     canvas = np.zeros((height, width), dtype=np.float32)
     mask = np.zeros((height, width), dtype=np.float32)
     for polygon, ignored in zip(polygons, ignore):
