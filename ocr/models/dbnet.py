@@ -19,4 +19,5 @@ class DBNet(nn.Module):
 
     def forward(self, images: torch.Tensor, return_loss: bool = True) -> dict[str, torch.Tensor]:
         """`images` is [N, 3, H, W] with H and W multiples of 32; maps come back at [N, 1, H, W]."""
-        return self.head(self.neck(self.backbone(images)), return_loss=return_loss)
+        maps: dict[str, torch.Tensor] = self.head(self.neck(self.backbone(images)), return_loss=return_loss)
+        return maps

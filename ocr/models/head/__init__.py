@@ -1,3 +1,3 @@
-from ocr.models.head.db_head import DBHead
+from ocr.models.head.db_head import DBHead, differentiable_binarization
 
-__all__ = ["DBHead"]
+__all__ = ["DBHead", "differentiable_binarization"]

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-import logging
-
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ocr.models.numerics import describe, ensure_finite, is_finite_range, value_range
+from ocr.models.numerics import check_finite
 
-logger = logging.getLogger(__name__)
+
+def differentiable_binarization(prob_map: torch.Tensor, thresh_map: torch.Tensor, k: float = 50.0) -> torch.Tensor:
+    """DB's approximate binary map B = 1 / (1 + exp(-k (P - T))), computed as sigmoid(k (P - T)).
+
+    BUG-20251110-002: sigmoid replaces reciprocal + exp, whose gradient overflowed to NaN.
+    The original form, torch.reciprocal(1 + torch.exp(-k * (P - T))), is finite in the forward
+    pass, but once exp(-k (P - T)) overflows to inf its backward pass multiplies 0 by inf and
+    the gradient is NaN. With k = 50 that happens where P - T <= -0.2218 when exp runs in
+    float16 (a `.half()` model, CPU float16 autocast), where P - T <= -1.781 in bfloat16 and
+    P - T <= -1.774 in float32: out of reach for maps in [0, 1], but not for other inputs. CUDA
+    autocast runs exp in float32, so there the original overflows only in a half model.
+    torch.sigmoid is the same function with a backward pass, s (1 - s), that cannot overflow.
+    """
+    assert prob_map.shape == thresh_map.shape, (prob_map.shape, thresh_map.shape)
+    # BUG-20251110-002: Clamp P - T to [-1, 1], its range for maps in [0, 1], to prevent extreme
+    # values: k (P - T) stays within [-k, k] whatever a caller passes. sigmoid needs no clamp to
+    # stay finite; hardtanh is that clamp with a one-pass backward, where torch.clamp on both
+    # inputs costs two passes forward and eight backward (benchmarks/step_function.py).
+    gap = F.hardtanh(prob_map - thresh_map, -1.0, 1.0)
+    # BUG-20251110-002: Use sigmoid, whose gradient cannot overflow, instead of reciprocal + exp
+    return torch.sigmoid(k * gap)
 
 
 def _upsampling_branch(in_channels: int) -> nn.Sequential:
@@ -39,41 +58,12 @@ class DBHead(nn.Module):
     def thresh(self, fuse: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.thresh_logits(fuse))
 
-    def _step_function(
-        self, x: torch.Tensor, y: torch.Tensor, measured_range: tuple[float, float] | None = None
-    ) -> torch.Tensor:
-        """Differentiable binarization of prob maps `x` against threshold map `y`: sigmoid(k (x - y)).
-
-        BUG-20251110-002: sigmoid replaces reciprocal + exp, whose gradient overflowed to NaN.
-        The original form, torch.reciprocal(1 + torch.exp(-k * (x - y))), is finite in the forward
-        pass, but once exp(-k (x - y)) overflows to inf its backward pass multiplies 0 by inf and
-        the gradient is NaN. With k = 50 that happens where x - y <= -0.2218 in float16
-        and x - y <= -1.781 in bfloat16; in float32 only where x - y <= -1.774, out of reach for
-        maps in [0, 1]. torch.sigmoid is the same function with a backward pass that cannot overflow.
-
-        The inputs are clamped to [0, 1], the range of both maps. `measured_range` is the (min, max)
-        over x and y when the caller has already measured it (DBHead.forward does, in the same
-        reduction that validates the maps); otherwise it is measured here.
-        """
-        # BUG-20251110-002: Measure the inputs' range: one min/max reduction each, one host sync
-        low, high = measured_range if measured_range is not None else value_range(x, y)
-
-        # BUG-20251110-002: Clamp inputs to prevent extreme values (inside [0, 1] a clamp changes neither values nor gradients)
-        if not (0.0 <= low and high <= 1.0):
-            x = torch.clamp(x, 0.0, 1.0)
-            y = torch.clamp(y, 0.0, 1.0)
-
-        # BUG-20251110-002: Use sigmoid, whose gradient cannot overflow, instead of reciprocal + exp
-        result = torch.sigmoid(self.k * (x - y))
-
-        # BUG-20251110-002: Validate output to catch any remaining numerical issues (a NaN input survives clamping)
-        if not is_finite_range((low, high)) and not torch.isfinite(result).all():
-            logger.error("step function produced non-finite values: %s", describe("result", result))
-            result = torch.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
-
-        return result
-
     def forward(self, x: torch.Tensor, return_loss: bool = True) -> dict[str, torch.Tensor]:
+        """Maps at [N, 1, H, W] for a fused feature map [N, C, H/4, W/4].
+
+        BUG-20251110-002: the maps are checked for NaN and Inf before the step function, with one
+        host sync here, or none inside the training step, which reads them back with its loss.
+        """
         fuse = x
         prob_logits = self.binarize(fuse)  # [N, 1, H, W]
         prob_maps = torch.sigmoid(prob_logits)
@@ -82,10 +72,11 @@ class DBHead(nn.Module):
 
         thresh = self.thresh(fuse)
 
-        # BUG-20251110-002: Validate thresh map and prob maps before the step function
-        maps_range = ensure_finite({"thresh map": thresh, "prob maps": prob_maps}, where="DBHead.forward")
+        # BUG-20251110-002: Validate thresh map and prob maps before the step function; a finite P
+        # and T give a finite B, so this also covers the step function's output
+        check_finite("DBHead.forward", {"thresh map": thresh, "prob maps": prob_maps})
 
-        thresh_binary = self._step_function(prob_maps, thresh, measured_range=maps_range)
+        thresh_binary = differentiable_binarization(prob_maps, thresh, self.k)
         return {
             "prob_logits": prob_logits,
             "prob_maps": prob_maps,

@@ -8,7 +8,8 @@ from torch import nn
 
 
 class BalancedBCELoss(nn.Module):
-    """BCE over all positive pixels and the hardest `negative_ratio` times as many negatives.
+    """BCE over all positive pixels and the hardest `negative_ratio` times as many negatives,
+    for [N, H, W] maps.
 
     Takes logits: `binary_cross_entropy_with_logits` is stable and safe under autocast, where
     BCE on probabilities is not."""
@@ -19,12 +20,18 @@ class BalancedBCELoss(nn.Module):
         self.eps = eps
 
     def forward(self, logits: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        logits = logits[:, 0] if logits.dim() == 4 else logits  # [N, H, W]
+        """The balanced loss of one batch, computed without a host sync (BUG-20251110-002: the
+        training step's finite checks share its one sync, which a count read back here would double)."""
+        assert logits.shape == gt.shape == mask.shape, (logits.shape, gt.shape, mask.shape)
         positive = gt * mask
         negative = (1 - gt) * mask
-        positive_count = int(positive.sum().item())
-        negative_count = min(int(negative.sum().item()), int(positive_count * self.negative_ratio))
+        positive_count = positive.sum().floor()
+        negative_count = torch.minimum(negative.sum().floor(), (positive_count * self.negative_ratio).floor())
         loss = F.binary_cross_entropy_with_logits(logits.float(), gt.float(), reduction="none")
         positive_loss = (loss * positive).sum()
-        negative_loss, _ = torch.topk((loss * negative).flatten(), negative_count)
-        return (positive_loss + negative_loss.sum()) / (positive_count + negative_count + self.eps)
+        # BUG-20251110-002: Rank the negatives and keep the first negative_count on the device:
+        # topk needs the count as a Python int, a host sync in every training step.
+        ranked, _ = torch.sort((loss * negative).flatten(), descending=True)
+        hardest = torch.arange(ranked.numel(), device=ranked.device) < negative_count
+        negative_loss = (ranked * hardest).sum()
+        return (positive_loss + negative_loss) / (positive_count + negative_count + self.eps)

@@ -22,10 +22,16 @@ class DBLoss(nn.Module):
         self.dice = DiceLoss()
 
     def forward(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`preds` holds the head's [N, 1, H, W] maps, `batch` the [N, H, W] targets and masks."""
+        # The head's one channel is dropped here, once, and the maps are taken to float32, where the
+        # terms are summed (under autocast they may come in float16 or bfloat16).
+        maps = {name: preds[name][:, 0].float() for name in ("prob_logits", "thresh_map", "binary_map")}
+        for name, value in maps.items():
+            assert preds[name].shape[1] == 1 and value.shape == batch["gt_shrink"].shape, (name, preds[name].shape)
         terms = {
-            "loss_prob": self.bce(preds["prob_logits"], batch["gt_shrink"], batch["gt_shrink_mask"]),
-            "loss_thresh": self.l1(preds["thresh_map"].float(), batch["gt_thresh"], batch["gt_thresh_mask"]),
-            "loss_binary": self.dice(preds["binary_map"].float(), batch["gt_shrink"], batch["gt_shrink_mask"]),
+            "loss_prob": self.bce(maps["prob_logits"], batch["gt_shrink"], batch["gt_shrink_mask"]),
+            "loss_thresh": self.l1(maps["thresh_map"], batch["gt_thresh"], batch["gt_thresh_mask"]),
+            "loss_binary": self.dice(maps["binary_map"], batch["gt_shrink"], batch["gt_shrink_mask"]),
         }
-        terms["loss"] = sum(self.scales[name] * value for name, value in terms.items())  # type: ignore[assignment]
-        return terms
+        weighted = [self.scales[name] * value for name, value in terms.items()]
+        return {**terms, "loss": torch.stack(weighted).sum()}
