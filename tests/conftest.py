@@ -53,3 +53,14 @@ def files(tmp_path):
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def pytest_tracer_environment(config):
+    """This repository's facts for tracer's evidence: the torch version and the device the tests
+    could use, so a GPU runner's results sit beside the CPU's instead of replacing them."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    device = f"cuda {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "cpu"
+    return {"torch": torch.__version__.split("+")[0], "device": device}

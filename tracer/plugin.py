@@ -223,8 +223,10 @@ class EvidenceRecorder:
             entry.outcome = "skipped"  # skips and expected failures never verify
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        environment = self.environment()
         report_file = self.config.getoption("--tracer-report")
+        if not (report_file or (self.results and self.writes_evidence)):
+            return  # the environment's hooks may be costly (a project's may import torch): ask only when needed
+        environment = self.environment()
         if report_file:
             tests = {t: {"outcome": r.outcome, "links": sorted(map(list, r.links))} for t, r in sorted(self.results.items())}
             Path(report_file).write_text(json.dumps({"environment": environment, "tests": tests}, indent=2), encoding="utf-8")
