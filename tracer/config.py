@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,13 @@ class Config:
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+    @property
+    def cache_key(self) -> str:
+        """The configuration as a cache key: the same text in every process (`repr` is not, for the
+        frozenset, whose order follows the randomised string hashing)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return repr({name: sorted(value) if isinstance(value, frozenset) else value for name, value in values.items()})
 
     def in_repo(self, relative: str) -> str:
         """A project path as the repository names it (CI annotations and SARIF want that)."""

@@ -186,7 +186,7 @@ def read_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
 
 
 def function_views(config: Config, bug: BugStatus, base: str | None, commit: str = "HEAD",
-                   kept_diffs: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+                   kept_diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> list[dict[str, Any]]:
     """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
     report = bug.report
     current = read_lines(config.root, (t.path for t in bug.tagged))
@@ -302,7 +302,7 @@ def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
     except GitError:
         on_disk = document_path(config, report)
         commit = "unresolved:" + revision + ":" + (on_disk.read_text(encoding="utf-8", errors="replace") if on_disk.is_file() else "")
-    parts: list[bytes | str] = [repr(config), report.path, (config.root / report.path).read_bytes(), commit]
+    parts: list[bytes | str] = [config.cache_key, report.path, (config.root / report.path).read_bytes(), commit]
     folder = evidence_folder(config, report.bug_id)
     for evidence in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         parts += [evidence.name, evidence.read_bytes()]
@@ -381,7 +381,7 @@ def render_index(config: Config, bugs: Iterable[BugStatus], cache: ContentCache 
             }
         )
     cache = cache or ContentCache(None)
-    key = "index-" + digest_of(repr(config), repr(rows), *project_templates(config)) + ".md"
+    key = "index-" + digest_of(config.cache_key, repr(rows), *project_templates(config)) + ".md"
     cached = cache.get(key)
     if cached is None:
         cached = render_template(config, INDEX_TEMPLATE, {"rows": rows})

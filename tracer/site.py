@@ -154,7 +154,7 @@ class _Renderer:
         import pygments
 
         self._common: list[bytes | str] = [
-            config_key(config), self.commit, f"pygments {pygments.__version__}",
+            config.cache_key, self.commit, f"pygments {pygments.__version__}",
             relative_link(config.root, folder), *project_templates(config),
         ]
 
@@ -219,13 +219,6 @@ def site_environment(config: Config) -> jinja2.Environment:
     environment.filters["ticks"] = inline_code
     environment.filters["state_class"] = lambda state: f"state-{state}"
     return environment
-
-
-def config_key(config: Config) -> str:
-    """The configuration as a cache key: `repr` would do but for its frozenset, whose order
-    changes from one process to the next (string hashing is randomised), so no key would match."""
-    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    return repr({name: sorted(value) if isinstance(value, frozenset) else value for name, value in values.items()})
 
 
 def _bug_inputs(config: Config, bug: BugStatus) -> list[bytes | str]:
