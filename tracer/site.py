@@ -8,7 +8,6 @@ asks git one question a bug, and imports neither jinja2 nor pygments."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
