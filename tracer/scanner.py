@@ -7,10 +7,14 @@ raised it, becomes that file's finding. The scanned code is never imported."""
 
 from __future__ import annotations
 
+import importlib
 import re
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 
 from tracer.problems import Problem
 from tracer.sourcetext import SourceDecodeError, decode_source
@@ -62,9 +66,15 @@ def scan_file(path: str, data: bytes, id_regex: re.Pattern[str]) -> FileScan:
 
 
 def _scan_text(path: str, source: str, id_regex: re.Pattern[str]) -> FileScan:
-    from tracer import syntax
+    scan: FileScan = _syntax().scan_module(path, source, prefilter_for(id_regex))
+    return scan
 
-    return syntax.scan_module(path, source, prefilter_for(id_regex))
+
+def _syntax() -> ModuleType:
+    """tracer.syntax, imported on first use (it imports libcst). By sys.modules, not by
+    `from tracer import syntax`: where something dropped it from sys.modules (pytester's inline
+    runs do), a stale module would keep libcst classes that no longer match the parser's."""
+    return importlib.import_module("tracer.syntax")
 
 
 def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
@@ -76,6 +86,9 @@ def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
         message = f"{type(error).__name__}: {error}"
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "..."
+        where = traceback.extract_tb(error.__traceback__)[-1:]  # where it broke, for a bug report
+        if where:
+            message += f" (in {Path(where[0].filename).name}:{where[0].lineno})"
         return FileScan(path, problems=(Problem(path, 1, "T001", f"cannot scan: {message}"),))
 
 
@@ -90,9 +103,8 @@ def find_scope(source: str, qualname: str) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=4)  # the diffs ask for several scopes of one old file in a row
 def _scope_ranges(source: str) -> dict[str, tuple[int, int]]:
-    from tracer import syntax
-
-    return syntax.scope_ranges(source)
+    ranges: dict[str, tuple[int, int]] = _syntax().scope_ranges(source)
+    return ranges
 
 
 def iter_tagged(scans: Sequence[FileScan], bug_id: str) -> Iterator[TaggedScope]:

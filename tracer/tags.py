@@ -151,7 +151,7 @@ _MAX_LITERALS = 64
 _IGNORECASE_EXTRAS = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
 
 
-def literal_starts(pattern: str) -> tuple[Literal, ...] | None:
+def literal_starts(pattern: str, flags: int = 0) -> tuple[Literal, ...] | None:
     """Literals one of which every match of `pattern` starts with, one per alternative branch
     (`bpo-\\d+|gh-\\d+` gives `bpo-` and `gh-`; `bugs?-\\d+` gives `bug`); None where some match
     may start with no literal at all (`[A-Z]+-\\d+`). Read from the parsed pattern, and only the
@@ -160,7 +160,7 @@ def literal_starts(pattern: str) -> tuple[Literal, ...] | None:
     try:
         # re's own parser (internal, but the only exact reading of a pattern); any surprise
         # in it only costs speed, as the exact search then runs instead.
-        parsed = importlib.import_module("re._parser").parse(pattern)
+        parsed = importlib.import_module("re._parser").parse(pattern, flags)
         literals, _ = _sequence(list(parsed), parsed.state.flags, importlib.import_module("re._constants"))
     except Exception:  # noqa: BLE001
         return None
@@ -235,10 +235,10 @@ def _char_class(char: str, flags: int) -> frozenset[str] | None:
     return frozenset((lower, char.upper(), *extras))
 
 
-def literal_prefix(id_pattern: str) -> str:
+def literal_prefix(id_pattern: str, flags: int = 0) -> str:
     """The literal, case-sensitive text every ID starts with (`BUG-` for `BUG-\\d{8}-\\d{3}`,
     `` for `bpo-\\d+|gh-\\d+`): what `tracer new` puts before the date."""
-    literals = literal_starts(id_pattern)
+    literals = literal_starts(id_pattern, flags)
     if not literals:
         return ""
     texts = []
@@ -261,7 +261,7 @@ class Prefilter:
 
     def __init__(self, id_regex: re.Pattern[str]):
         self.id_regex = id_regex
-        self.literals = literal_starts(id_regex.pattern)
+        self.literals = literal_starts(id_regex.pattern, id_regex.flags)
         self.needles: tuple[bytes, ...] = ()
         self.byte_regex: re.Pattern[bytes] | None = None
         self.malformed_regex: re.Pattern[str] | None = None
