@@ -206,8 +206,8 @@ def test_finite_loss(run, request):
 @verifies(BUG, "grad-norm-range")
 @pytest.mark.parametrize("run", ["float32_run", "bfloat16_run", "float16_run"])
 def test_grad_norm_range(run, request):
-    # Measured on the seeded runs of the report's table: norms between about 0.7 and 27; the bounds
-    # leave headroom on both sides.
+    # Measured: 1.2 to 20 over the three runs here, 0.7 to 26 over the float32 runs of the report's
+    # eight seeds; the bounds leave headroom on both sides.
     result = request.getfixturevalue(run)
     assert getattr(result, "error", None) is None, result.error
     norms = [r.grad_norm for r in result.history]
@@ -447,26 +447,50 @@ def ocr_scopes() -> list[Scope]:
     return [scope for path in sorted((ROOT / "ocr").rglob("*.py")) for scope in scopes_of(path)]
 
 
+def report_path() -> Path:
+    reports = sorted((ROOT / "docs" / "bug_reports").glob(f"{BUG.lower()}-*.md"))
+    return next(path for path in reports if not path.name.endswith("-code-changes.md"))
+
+
+def solution_scopes() -> list[tuple[str, str]]:
+    """(qualified name, path) of each change the report's Solution lists as a bullet that starts
+    "- `Name` in `ocr/...py`"."""
+    body = report_path().read_text(encoding="utf-8")
+    solution = body.split("\n## Solution\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^- `([A-Za-z_][\w.]*)` in `(ocr/[\w/]+\.py)`", solution, flags=re.MULTILINE)
+
+
 @verifies(BUG, "indexed-with-bug-id")
 def test_indexed_with_bug_id():
-    """Read from the tagged code itself, so it runs in a shallow clone: the fix's entry points are
-    the public names defined in a module whose docstring names the bug, and the public functions
-    and classes whose docstring does; every function under ocr/ that uses one is part of the
-    change and carries the tag (a comment in it, or the ID in its or an enclosing docstring)."""
+    """Read from the code and the report, so it runs in a shallow clone without history:
+    every change the report's Solution lists is a scope under ocr/ that carries the tag, and every
+    function that uses the fix's entry points (the public names of a module whose docstring names
+    the bug, and the public functions and classes whose docstring does) carries it too."""
     scopes = ocr_scopes()
+    listed = solution_scopes()
+    assert len(listed) >= 5, listed
+    by_place = {(scope.name, scope.path): scope for scope in scopes}
+    missing = [f"{path}: {name}" for name, path in listed if (name, path) not in by_place]
+    assert not missing, f"the report's Solution lists changes that are not in the code: {missing}"
+    untagged_listed = [f"{path}: {name}" for name, path in listed if not _tagged(by_place[name, path])]
+    assert not untagged_listed, f"listed in the Solution but without a {BUG} tag: {untagged_listed}"
+
     entry_points = {
-        scope.name.rsplit(".", 1)[-1]
+        scope.name
         for scope in scopes
-        if scope.name != "<module>" and "." not in scope.name and not scope.name.startswith("_")
+        if "." not in scope.name and scope.name != "<module>" and not scope.name.startswith("_")
         and (scope.docstring_tag or scope.enclosing_docstring_tag)
     }
-    assert entry_points, f"no code under ocr/ names {BUG}"
     untagged = [
         f"{scope.path}:{scope.line} {scope.name} uses {sorted(scope.uses & entry_points)}"
         for scope in scopes
-        if scope.uses & entry_points and not (scope.comment_tag or scope.docstring_tag or scope.enclosing_docstring_tag)
+        if scope.uses & entry_points and not _tagged(scope)
     ]
     assert not untagged, f"uses the fix without a {BUG} tag: {untagged}"
+
+
+def _tagged(scope: Scope) -> bool:
+    return scope.comment_tag or scope.docstring_tag or scope.enclosing_docstring_tag
 
 
 @verifies(BUG, "lowercase-filenames")
@@ -475,7 +499,7 @@ def test_lowercase_filenames():
     and the bug's documents."""
     tops = [ROOT / "ocr", ROOT / "tests", ROOT / "benchmarks", ROOT / "docs" / "bug_reports"]
     paths = [p for top in tops for p in top.rglob("*") if "__pycache__" not in p.parts and not p.name.startswith(".")]
-    assert len({p.suffix for p in paths if p.is_file()} - {""}) >= 3  # .py, .md, .json at least
+    assert any(p.suffix == ".py" for p in paths)
     offenders = [p.relative_to(ROOT).as_posix() for p in paths if not re.fullmatch(r"[a-z0-9_.\-]+", p.name)]
     assert not offenders
 

@@ -28,7 +28,8 @@ def differentiable_binarization(prob_map: torch.Tensor, thresh_map: torch.Tensor
     # inputs costs two passes forward and eight backward (benchmarks/step_function.py).
     gap = F.hardtanh(prob_map - thresh_map, -1.0, 1.0)
     # BUG-20251110-002: Use sigmoid, whose gradient cannot overflow, instead of reciprocal + exp
-    return torch.sigmoid(k * gap)
+    # (k scales the clamped gap in place: hardtanh keeps its input for the backward pass, not this)
+    return torch.sigmoid(gap.mul_(k))
 
 
 def _upsampling_branch(in_channels: int) -> nn.Sequential:
