@@ -55,6 +55,7 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.hookimpl(optionalhook=True)  # a run with -p no:tracer has no such hook
 def pytest_tracer_environment(config):
     """This repository's facts for tracer's evidence: the torch version and the device the tests
     could use, so a GPU runner's results sit beside the CPU's instead of replacing them."""
