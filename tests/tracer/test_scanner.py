@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from tracer.config import DEFAULT_ID_PATTERN
-from tracer.scanner import find_scope, literal_prefix, scan_source
+from tracer.scanner import all_tags, find_scope, iter_tagged, literal_prefix, scan_file, scan_source
 
 ID = re.compile(DEFAULT_ID_PATTERN)
 A = "BUG-20250101-001"
@@ -345,3 +345,178 @@ def test_each_id_of_a_docstring_gets_the_text_of_the_line_that_first_names_it():
     )
     changes = result.scopes[0].changes
     assert [(c.bug_ids, c.text, c.tag_line) for c in changes] == [((A,), "first fix", 4), ((B,), "second fix; see also", 5)]
+
+
+# Clauses, decorators and docstrings on the def line (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("clause", "header"),
+    [("else:", "else:"), ("elif y:", "elif y:"), ("except ValueError:", "except ValueError:"), ("finally:", "finally:")],
+)
+def test_a_tag_above_a_clause_marks_the_comment_and_the_clause_header(clause, header):
+    opener = "try:" if clause.startswith(("except", "finally")) else "if x:"
+    _, changes = only(
+        f"""
+        def f(x, y):
+            {opener}
+                a = 1
+            # {A}: why this clause
+            {clause}
+                b = 2
+            return a
+        """
+    )
+    assert changes == [(4, 5, "comment", "why this clause")]
+
+
+def test_a_tag_above_a_multi_line_clause_header_marks_it_to_its_colon():
+    _, changes = only(
+        f"""
+        def f():
+            try:
+                pass
+            # {A}: catch both
+            except (ValueError,
+                    TypeError):
+                pass
+        """
+    )
+    assert changes == [(4, 6, "comment", "catch both")]
+
+
+def test_a_tag_between_decorators_marks_the_comment_and_that_decorator():
+    scope, changes = only(
+        f"""
+        @first
+        # {A}: cache the result
+        @functools.lru_cache(
+            maxsize=1,
+        )
+        @last
+        def f():
+            return 1
+        """
+    )
+    assert scope == ("f", "function", 1, 8)
+    assert changes == [(2, 5, "comment", "cache the result")]
+
+
+def test_a_tag_between_the_decorators_and_the_def_marks_the_def_line():
+    _, changes = only(
+        f"""
+        @d
+        # {A}: async now
+        async def f(
+            x,
+        ):
+            return x
+        """
+    )
+    assert changes == [(2, 5, "comment", "async now")]
+
+
+def test_a_docstring_that_opens_on_the_def_line_is_found():
+    scope, changes = only(f'def basics(): r"""{A}: raw docstring on the def line"""\n')
+    assert scope == ("basics", "function", 1, 1)
+    assert changes == [(1, 1, "docstring", "raw docstring on the def line")]
+
+
+def test_bytes_and_f_strings_are_not_docstrings():
+    result = scan(
+        f'''
+        def f():
+            b"{A}: bytes"
+        def g():
+            f"{A}: {{x}}"
+        '''
+    )
+    assert result.scopes == () and result.problems == ()
+
+
+# Lines as Python counts them (issue 10)
+
+
+@pytest.mark.parametrize("odd", ["\f", "\v", "\x85", "\u2028", "\x1c"])
+def test_only_python_line_breaks_count(odd):
+    source = f"s = 'a{odd}b'  # {odd}\ndef f():\n    # {A}: fix\n    return 1\n"
+    (tagged,) = scan_source("odd.py", source, ID).scopes
+    assert (tagged.scope.start_line, tagged.scope.end_line) == (2, 4)
+    assert [(c.start_line, c.end_line) for c in tagged.changes] == [(3, 4)]
+
+
+def test_lone_carriage_returns_are_line_breaks():
+    source = f"x = 1\rdef f():\r    # {A}: fix\r    return 1\r"
+    (tagged,) = scan_source("cr.py", source, ID).scopes
+    assert (tagged.scope.start_line, [(c.start_line, c.end_line) for c in tagged.changes]) == (2, [(3, 4)])
+
+
+def test_files_are_decoded_by_their_cookie_and_bom():
+    latin = f"# -*- coding: latin-1 -*-\ndef f():\n    # {A}: caf\xe9\n    return 1\n".encode("latin-1")
+    assert scan_file("latin.py", latin, ID).scopes[0].changes[0].text == "caf\xe9"
+    bom = b"\xef\xbb\xbf" + f"def f():\n    # {A}: with a BOM\n    return 1\n".encode()
+    assert scan_file("bom.py", bom, ID).scopes[0].scope.start_line == 1
+    (problem,) = scan_file("bad.py", b"x = 1\n# \xff\n", ID).problems
+    assert (problem.code, problem.line) == ("T002", 2)
+
+
+# Failures are findings (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("def f(:\n    pass\n", 1),
+        ("x = (\n1,\n", 1),
+        ("if x:\n    pass\n  else:\n    pass\n", 3),
+        ("x = 1\n\n\nclass\n", 4),
+        ("x = " + "(" * 300 + "1" + ")" * 300 + "\n", 1),
+        ("x = " + " + ".join(["1"] * 20000) + "\n", 0),  # too deep for Python to say where
+    ],
+    ids=["open-paren", "unclosed", "dedent", "class", "deep-parens", "long-sum"],
+)
+def test_a_file_that_does_not_parse_is_a_finding_on_pythons_line(source, line):
+    (problem,) = scan_source("broken.py", f"# {A}: x\n" + source, ID).problems
+    assert (problem.code, problem.line) == ("T001", line + 1) and problem.message.startswith("cannot parse")
+    # one line above each: the tag that makes the file worth parsing
+
+
+def test_a_long_chain_of_concatenated_strings_is_scanned():
+    source = "x = (\n" + "".join(f'    "s{i}"\n' for i in range(3000)) + f")  # {A}: long\n"
+    ((change,),) = [t.changes for t in scan_source("chain.py", source, ID).scopes]  # 3000 levels deep in libcst
+    assert (change.start_line, change.end_line) == (1, 3002)
+
+
+def test_anything_a_file_raises_is_its_finding(monkeypatch):
+    import tracer.syntax
+
+    def explode(*args):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(tracer.syntax, "_walk", explode)
+    (problem,) = scan_source("x.py", f"# {A}: x\n", ID).problems
+    assert problem.code == "T001" and "MemoryError: out of memory" in problem.message
+
+
+def test_find_scope_of_a_file_that_does_not_parse_is_none():
+    assert find_scope("def f(:\n", "f") is None
+
+
+# Every tag of every ID
+
+
+def test_all_tags_lists_every_id_with_its_scopes():
+    result = scan(
+        f"""
+        def f():
+            # {B}, {A}: both
+            return 1
+
+        def g():
+            \"\"\"{B}: only b.\"\"\"
+        """
+    )
+    tags = all_tags([result])
+    assert [t.bug_id for t in tags] == [A, B]
+    assert [s.scope.qualname for s in tags[1].scopes] == ["f", "g"]
+    assert tags[0].scopes == tuple(iter_tagged([result], A))
