@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tracer.gitio import GitError, file_at, resolve_revision
 from tracer.scanner import TaggedScope, find_scope
+from tracer.sourcetext import split_lines, split_lines_keepends
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ def _shift_hunks(diff: str, old_offset: int, new_offset: int) -> str:
 
 
 def scope_source(lines: list[str], start: int, end: int) -> str:
+    """Lines `start` to `end` of a file split by tracer.sourcetext.split_lines."""
     return "\n".join(lines[start - 1 : end]) + "\n"
 
 
@@ -55,7 +57,7 @@ def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: d
             # A module's diff would repeat every function's: its blocks are shown as they are now.
             diffs[key] = ScopeDiff("module", note=f"module-level blocks; {item.path} existed at {short}")
             continue
-        old_lines = old.splitlines()
+        old_lines = split_lines(old)  # as Python numbers lines, like the scanner's ranges
         old_range = find_scope(old, item.scope.qualname)
         if old_range is None:
             diffs[key] = ScopeDiff("new", note=f"`{item.scope.qualname}` did not exist at {short}")
@@ -63,8 +65,8 @@ def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: d
         old_text = scope_source(old_lines, *old_range)
         diff = "".join(
             difflib.unified_diff(
-                old_text.splitlines(keepends=True),
-                new_text.splitlines(keepends=True),
+                split_lines_keepends(old_text),
+                split_lines_keepends(new_text),
                 fromfile=f"{item.path}@{short}",
                 tofile=f"{item.path}",
             )
