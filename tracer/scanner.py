@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,6 +85,8 @@ def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
         message = f"{type(error).__name__}: {error}"
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "..."
+        import traceback  # only on this path: it costs an import on every command
+
         where = traceback.extract_tb(error.__traceback__)[-1:]  # where it broke, for a bug report
         if where:
             message += f" (in {Path(where[0].filename).name}:{where[0].lineno})"

@@ -14,9 +14,9 @@ import re
 import stat
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
@@ -27,8 +27,7 @@ SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", "node_mod
                 ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs"}
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """The files to scan with their stat, and a note for each file passed over."""
 
     files: tuple[tuple[str, os.stat_result], ...]
@@ -62,13 +61,14 @@ def select_files(config: Config) -> Selection:
     )
     files: list[tuple[str, os.stat_result]] = []
     notes: list[FileScan] = []
+    top = os.fspath(config.root)  # strings, not Paths: this loop runs once per file on every command
     real_paths: set[str] = set()
     links: list[tuple[str, os.stat_result]] = []
     for path in sorted(candidates):
         if not path.endswith(".py") or (excluded and path.startswith(excluded)) or path.startswith(test_prefixes):
             continue
         try:
-            info = os.lstat(config.root / path)
+            info = os.lstat(os.path.join(top, path))
         except OSError:
             continue  # listed by git, deleted since
         if stat.S_ISREG(info.st_mode):

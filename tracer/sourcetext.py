@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import io
 import re
-import tokenize
 from pathlib import Path
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -27,6 +26,8 @@ class SourceDecodeError(ValueError):
 
 def decode_source(data: bytes) -> str:
     """The text of a Python file's bytes, as the interpreter would decode them (BOM, cookie, else UTF-8)."""
+    import tokenize  # here, not at the top: a warm scan decodes nothing
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:  # an unknown encoding in the cookie, or a BOM that contradicts it
