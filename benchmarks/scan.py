@@ -55,8 +55,10 @@ def measure(tree: Path, label: str, bug_id: str, pattern: str, versions: dict[st
     cache = tree / ".tracer-cache"
     skipped = [f"--exclude-dir={d}" for d in (".git", ".venv", ".tracer-cache", "__pycache__", "build", "dist")]
     grep = median_process_ms(["grep", "-rElI", "--include=*.py", *skipped, pattern, "."], tree, repeat)
-    python = median_process_ms([sys.executable, "-c", "pass"], tree, repeat)
-    rows = [(f"{label}: grep -rE", grep, 1.0, ""), (f"{label}: python -c pass", python, python / grep, "")]
+    python = median_process_ms([sys.executable, "-P", "-c", "pass"], tree, repeat)
+    click = median_process_ms([sys.executable, "-P", "-c", "import click"], tree, repeat)  # the CLI's floor
+    rows = [(f"{label}: grep -rE", grep, 1.0, ""), (f"{label}: python -c pass", python, python / grep, ""),
+            (f"{label}: python -c 'import click'", click, click / grep, "")]
     times: dict[tuple[str, str], float] = {}
     for name, source in versions.items():
         os.environ["PYTHONPATH"] = str(source)  # each tracer imported from its own tree
@@ -100,7 +102,7 @@ def per_tagged_file(tree: Path, pattern: str, versions: dict[str, Path]) -> list
     tagged = sorted(str(p) for p in tree.rglob("*.py") if regex.search(p.read_text(encoding="utf-8", errors="replace")))
     times = {}
     for name, source in versions.items():
-        out = subprocess.run([sys.executable, "-c", PER_FILE, pattern, *tagged], env={**os.environ, "PYTHONPATH": str(source)},
+        out = subprocess.run([sys.executable, "-P", "-c", PER_FILE, pattern, *tagged], env={**os.environ, "PYTHONPATH": str(source)},
                              capture_output=True, text=True, check=True).stdout
         times[name] = float(out.strip().splitlines()[-1])
     return [

@@ -274,7 +274,7 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
         if not prefilter.may_match(data):
             index.record(path, info, None)
             continue
-        key = cache.key(data, path, regex.pattern)
+        key = cache.key(data, path, f"{regex.pattern}\0{regex.flags}")  # flags: config may pass (?i) as one
         cached = cache.get(key)
         if cached is None:
             to_parse.append((path, info, data, key))
