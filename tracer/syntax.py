@@ -235,14 +235,20 @@ def _deep(work: Callable[[], _T]) -> _T:
         limit, collecting = sys.getrecursionlimit(), gc.isenabled()
         sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
         gc.disable()
-        size = threading.stack_size(_STACK_BYTES)
         try:
-            thread = threading.Thread(target=run, name="tracer-parse")
-            thread.start()
-        finally:
-            threading.stack_size(size)
+            size = threading.stack_size(_STACK_BYTES)
+            try:
+                thread = threading.Thread(target=run, name="tracer-parse")
+                thread.start()
+            finally:
+                threading.stack_size(size)
+        except (RuntimeError, ValueError, MemoryError):  # no such thread here (a tight ulimit -v): run inline
+            thread = None
         try:
-            thread.join()
+            if thread is None:
+                run()
+            else:
+                thread.join()
         finally:
             sys.setrecursionlimit(limit)
             if collecting:

@@ -520,3 +520,14 @@ def test_all_tags_lists_every_id_with_its_scopes():
     assert [t.bug_id for t in tags] == [A, B]
     assert [s.scope.qualname for s in tags[1].scopes] == ["f", "g"]
     assert tags[0].scopes == tuple(iter_tagged([result], A))
+
+
+def test_without_a_thread_for_the_parser_the_scan_runs_inline(monkeypatch):
+    import threading
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    _, changes = only(f"def f():\n    # {A}: still found\n    return 1\n")
+    assert changes == [(2, 3, "comment", "still found")]
