@@ -242,8 +242,9 @@ def _deep(work: Callable[[], _T]) -> _T:
                 thread.start()
             finally:
                 threading.stack_size(size)
-        except (RuntimeError, ValueError, MemoryError):  # no such thread here (a tight ulimit -v): run inline
-            thread = None
+        except (RuntimeError, ValueError, MemoryError):  # no such thread here (a tight ulimit -v): run inline,
+            thread = None  # within the default limit, which this thread's stack is sized for
+            sys.setrecursionlimit(limit)
         try:
             if thread is None:
                 run()
