@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tracer.cache import ContentCache
 from tracer.config import Config
 from tracer.problems import Problem, TracerError
-from tracer.scanner import FileScan, TaggedScope, iter_tagged
+from tracer.scanner import FileScan, IdTags, TaggedScope, all_tags, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
@@ -67,7 +67,12 @@ class Project:
 
     def tagged_ids(self) -> list[str]:
         """Every ID tagged anywhere in the code, with or without a report."""
-        return sorted({i for scan in self.scans for t in scan.scopes for c in t.changes for i in c.bug_ids})
+        return [tags.bug_id for tags in self.all_tags]
+
+    @cached_property
+    def all_tags(self) -> tuple[IdTags, ...]:
+        """Every tag of every ID, orphans included, in one pass over the scans."""
+        return all_tags(self.scans)
 
     @property
     def scan_problems(self) -> list[Problem]:

@@ -97,8 +97,10 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
         raise click.UsageError("give a BUG_ID or --all")
     project = _project()
     _echo_problems(project.scan_problems)
-    ids = project.tagged_ids() if every else [bug_id or ""]
-    traces = [trace_as_dict(i, project.tagged(i)) for i in ids]
+    if every:
+        traces = [trace_as_dict(tags.bug_id, list(tags.scopes)) for tags in project.all_tags]
+    else:
+        traces = [trace_as_dict(bug_id or "", project.tagged(bug_id or ""))]
     if fmt == "json":
         click.echo(json.dumps(traces if every else traces[0], indent=2))
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 from tracer.gitio import GitError, git
 from tracer.problems import TracerError
+from tracer.tags import compile_id_pattern
 
 DEFAULT_ID_PATTERN = r"BUG-\d{8}-\d{3}"
 
@@ -49,20 +50,6 @@ class Config:
     def in_repo(self, relative: str) -> str:
         """A project path as the repository names it (CI annotations and SARIF want that)."""
         return self.repo_prefix + relative
-
-
-def compile_id_pattern(pattern: str) -> re.Pattern[str]:
-    """The ID pattern as one regex; raises re.error. A pattern that opens with global flags such as
-    `(?i)` gets them as flags, so the pattern can sit inside the tag regex as a group of its own."""
-    flags = 0
-    opening = re.match(r"\(\?([aiLmsux]+)\)", pattern)
-    if opening:
-        letters = {"a": re.ASCII, "i": re.IGNORECASE, "L": re.LOCALE, "m": re.MULTILINE, "s": re.DOTALL,
-                   "u": re.UNICODE, "x": re.VERBOSE}
-        for letter in opening.group(1):
-            flags |= letters[letter]
-        pattern = pattern[opening.end() :]
-    return re.compile(pattern, flags)
 
 
 _KEYS: dict[str, type] = {
@@ -144,12 +131,7 @@ def load_config(start: Path | None = None) -> Config:
             if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
                 raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
         values[key] = tuple(value) if isinstance(value, list) else value
-    try:
-        compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)))
-    except re.error as error:
-        raise TracerError(
-            f"[tool.tracer]: id_pattern is not a valid regular expression: {error}", pyproject, _line_of(text, "id_pattern")
-        ) from None
+    compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)), "[tool.tracer]: id_pattern", pyproject, _line_of(text, "id_pattern"))
     for key in ("source_url", "issue_url"):
         _check_url_template(values.get(key, ""), key, pyproject, _line_of(text, key))
     for key in ("source_roots", "reports_dir"):

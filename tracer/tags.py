@@ -72,9 +72,9 @@ def compile_id_pattern(pattern: str, key: str = "id_pattern", path: str | Path |
     try:
         regex = re.compile(pattern)
     except (re.error, OverflowError, RecursionError, ValueError) as error:
-        raise TracerError(f"{key}: {pattern!r} is not a valid regular expression: {error}", path, line) from None
+        raise TracerError(f"{key} is not a valid regular expression: {pattern!r}: {error}", path, line) from None
     if regex.fullmatch("") is not None:
-        raise TracerError(f"{key}: {pattern!r} matches the empty string, so every comment would be a tag", path, line)
+        raise TracerError(f"{key} matches the empty string: {pattern!r}, so every comment would be a tag", path, line)
     return regex
 
 
