@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import commit_all, git, make_files
 from tests.tracer.conftest import BUG, report_text
@@ -332,3 +334,22 @@ def test_on_a_shallow_clone_the_committed_diffs_are_kept(rendered_project, tmp_p
     assert "C201" not in out and "W502" in out and code == 0
     assert main(["render", "--all"]) == 0
     assert git(clone, "status", "--porcelain") == ""
+
+
+FENCE_LINES = ["```", "````", "~~~", "~~~~", "```python", "~~~ `x`", "``` `x`", "text", "", "  ```", "   ~~~", "## heading", "```  "]
+
+
+@settings(max_examples=int(os.environ.get("TRACER_HYPOTHESIS_EXAMPLES", "200")), deadline=None)
+@given(st.lists(st.sampled_from(FENCE_LINES), max_size=30))
+def test_the_fence_reader_agrees_with_markdown_it(lines):
+    from markdown_it import MarkdownIt
+
+    from tracer.reports import code_lines
+
+    while lines and not lines[-1]:
+        lines.pop()  # blank lines closing the text hold no prose; markdown-it leaves them out of a fence
+    expected: set[int] = set()
+    for token in MarkdownIt("commonmark").parse("\n".join(lines)):
+        if token.type == "fence" and token.map:
+            expected.update(range(*token.map))
+    assert code_lines(lines) == expected
