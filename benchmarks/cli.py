@@ -4,8 +4,8 @@
 
 Rows: the interpreter alone, `tracer --help`, `tracer check` with an empty cache (cold: every
 tagged file parsed, every document rendered) and with a warm one (nothing changed since). With
-`--baseline`, the same rows for the tracer of revision REV, checked out into a temporary worktree
-and run there on its own tree, in the same run."""
+`--baseline`, the same rows for the tracer of revision REV, checked out into a temporary worktree,
+in the same run: on this tree (the same work for both), and on its own tree."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def main() -> None:
             subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), args.baseline], cwd=ROOT, check=True)
             try:
                 os.environ["PYTHONPATH"] = str(tree)  # the old tracer, imported from its own tree
-                measured += rows_for(f"baseline {args.baseline}", tree, args.repeat)
+                measured += rows_for(f"baseline {args.baseline}, this tree", ROOT, args.repeat)
+                measured += rows_for(f"baseline {args.baseline}, its own tree", tree, args.repeat)
             finally:
                 del os.environ["PYTHONPATH"]
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
