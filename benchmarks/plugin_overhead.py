@@ -20,7 +20,8 @@ from timing import median_process_ms, print_table
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE = ROOT / "docs/bug_reports/evidence"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
-RUN = ["tests/ocr", "tests/tracer/test_scanner.py", "-k", "not 200_steps and not finite_loss and not grad_norm and not validation_metrics"]
+RUN = ["tests/ocr", "tests/tracer/test_scanner.py", "-k",
+       "not steps and not finite_loss and not grad_norm and not validation_metrics and not training and not command"]
 
 
 def main() -> None:
