@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,77 @@ def test_prove_without_a_revision_is_a_clear_error(project, monkeypatch, capsys)
     commit_all(project.path, "only commit")
     assert main(["prove", BUG, "--base", "no-such-rev"]) == 2
     assert "cannot check out no-such-rev" in capsys.readouterr().err
+
+
+FLAKY_TEST = f"""\
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.verifies("{BUG}", "edge-cases")
+def test_flaky():
+    counter = Path(os.environ["FLAKY_COUNTER"])
+    runs = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(runs + 1))
+    assert runs % 2 == 0  # passes, fails, passes: a coin, not a proof
+"""
+
+
+def test_a_test_whose_outcome_changes_between_runs_is_flaky_never_proven(history, monkeypatch, capsys, tmp_path_factory):
+    monkeypatch.chdir(history.path)
+    monkeypatch.setenv("FLAKY_COUNTER", str(tmp_path_factory.mktemp("counter") / "runs"))
+    (history.path / "tests" / "test_flaky.py").write_text(FLAKY_TEST)
+    assert main(["prove", BUG, "--repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "edge-cases                   flaky              tests/test_flaky.py::test_flaky" in out
+    assert "edge-cases                   proven             tests/test_step.py::test_edges" in out
+    assert "3 runs each" in out
+
+
+def test_prove_extends_pythonpath_for_the_old_code(history, monkeypatch, capsys, tmp_path_factory):
+    dependencies = tmp_path_factory.mktemp("site")
+    (dependencies / "extdep.py").write_text("VALUE = 0.5\n")
+    (history.path / "tests" / "test_dep.py").write_text(
+        f"import pytest\nimport extdep\n\nfrom demo.step import step\n\n\n"
+        f"@pytest.mark.verifies('{BUG}', 'edge-cases')\ndef test_dep():\n    assert step(extdep.VALUE) == extdep.VALUE\n"
+    )
+    monkeypatch.chdir(history.path)
+    monkeypatch.setenv("PYTHONPATH", str(dependencies))
+    assert main(["prove", BUG, "--repeat", "1"]) == 0
+    assert "edge-cases                   passes before too  tests/test_dep.py::test_dep" in capsys.readouterr().out
+
+
+SLOW_TEST = f"""\
+import time
+
+import pytest
+
+
+@pytest.mark.verifies("{BUG}", "edge-cases")
+def test_slow():
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_prove_killed_by_a_signal_removes_its_worktree(history, signal_name):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (history.path / "tests" / "test_slow.py").write_text(SLOW_TEST)
+    command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))", "prove", BUG]
+    prove = subprocess.Popen(command, cwd=history.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while git(history.path, "worktree", "list").count("\n") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worktrees = git(history.path, "worktree", "list")
+    assert worktrees.count("\n") == 2, "prove never added its worktree"
+    folder = worktrees.splitlines()[1].split()[0]
+    prove.send_signal(getattr(signal, signal_name))
+    assert prove.wait(timeout=60) != 0
+    assert git(history.path, "worktree", "list").count("\n") == 1
+    assert not Path(folder).exists()

@@ -187,3 +187,26 @@ def test_errors_name_files_relative_to_the_current_folder(in_tmp, capsys):
     make_files(in_tmp, {"pyproject.toml": "[tool.tracer]\nsource_roots = 1\n"})
     assert main(["check"]) == 2
     assert capsys.readouterr().err == "tracer: pyproject.toml:1: [tool.tracer]: source_roots must be a list of strings, got int\n"
+
+
+def test_trace_all_lists_every_tag_of_every_id_orphans_included(project, capsys):
+    make_files(project, {"src/demo/other.py": "def g():\n    # BUG-20250202-001: no report for this one\n    return 2\n"})
+    assert main(["trace", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert f"{BUG}:\n  src/demo/step.py:1-23: module <module>" in out
+    assert "BUG-20250202-001:\n  src/demo/other.py:1-3: function g\n    2-3 comment: no report for this one" in out
+    assert main(["trace", "--all", "--format", "json"]) == 0
+    assert [t["bug_id"] for t in json.loads(capsys.readouterr().out)] == [BUG, "BUG-20250202-001"]
+    assert main(["trace"]) == 2
+
+
+def test_check_computes_each_bugs_states_once(project, monkeypatch):
+    import tracer.evidence
+
+    calls = []
+    assess = tracer.evidence.assess
+    monkeypatch.setattr(tracer.evidence, "assess", lambda *args: calls.append(args[0].bug_id) or assess(*args))
+    main(["render", "--all"])
+    calls.clear()
+    main(["check"])
+    assert calls == [BUG]
