@@ -492,6 +492,18 @@ class BugStatus:
         return sum(item.state is state for item in self.items)
 
     @property
+    def summary(self) -> dict[str, Any]:
+        """The counts an index shows of a bug, and where its items were verified."""
+        return {
+            "verified": self.count(ItemStatus.VERIFIED),
+            "total": len(self.items),
+            "stale": self.count(ItemStatus.STALE),
+            "failed": self.count(ItemStatus.FAILED),
+            "proven": self.proven,
+            "environments": sorted({env for item in self.items for env in item.verified_in}),
+        }
+
+    @property
     def proven(self) -> int:
         """Items with a test that fails before the fix and passes after, in some environment."""
         return sum(

@@ -16,7 +16,7 @@ import yaml
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import ScopeDiff, diff_scopes, scope_source
-from tracer.evidence import BugStatus, ItemState, ItemStatus, evidence_folder
+from tracer.evidence import BugStatus, ItemState, evidence_folder
 from tracer.gitio import GitError, resolve_revision
 from tracer.problems import TracerError
 from tracer.reports import BugReport
@@ -372,12 +372,7 @@ def render_index(config: Config, bugs: Iterable[BugStatus], cache: ContentCache 
                 "report_link": relative_link(config.root / bug.report.path, out.parent),
                 "document_link": relative_link(document_path(config, bug.report), out.parent),
                 "issue_link": issue_link(config, bug.report.bug_id),
-                "verified": bug.count(ItemStatus.VERIFIED),
-                "total": len(bug.items),
-                "stale": bug.count(ItemStatus.STALE),
-                "failed": bug.count(ItemStatus.FAILED),
-                "proven": bug.proven,
-                "environments": sorted({env for item in bug.items for env in item.verified_in}),
+                **bug.summary,
             }
         )
     cache = cache or ContentCache(None)

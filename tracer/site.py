@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.evidence import BugStatus, ItemState, ItemStatus, LinkedResult, evidence_folder
+from tracer.evidence import BugStatus, ItemState, LinkedResult, evidence_folder
 from tracer.fileio import atomic_write
 from tracer.gitio import GitError, head_commit, resolve_revision
 from tracer.problems import TracerError
@@ -257,12 +257,7 @@ def index_context(config: Config, bugs: Iterable[BugStatus], folder: Path) -> di
             "page": bug_page(report.bug_id),
             "issue_link": issue_link(config, report.bug_id),
             "report_link": relative_link(config.root / report.path, folder),
-            "verified": bug.count(ItemStatus.VERIFIED),
-            "total": len(bug.items),
-            "stale": bug.count(ItemStatus.STALE),
-            "failed": bug.count(ItemStatus.FAILED),
-            "proven": bug.proven,
-            "environments": sorted({env for item in bug.items for env in item.verified_in}),
+            **bug.summary,
         })
     return {"rows": rows}
 
