@@ -5,7 +5,7 @@ printing: the shell turns the answers into text and exit codes."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,26 +88,36 @@ class Project:
             self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root)
         return self._bugs[report.bug_id]
 
-    def pin_signoffs(self, bug_id: str) -> None:
-        """Pin the report's manual sign-offs to the code as it is now, where they are not pinned
-        yet (or say something else now): from then on they go stale when that code changes."""
+    def sign_off(self, bug_id: str, sign_offs: Mapping[str, tuple[str, str]]) -> None:
+        """Record sign-offs, item -> (by, reason), pinned to the bug's code as it is now: each goes
+        stale when that code changes."""
         from tracer.evidence import Environment, SignOff, fingerprints, updated_evidence
 
+        report = self.report(bug_id)
+        items = [i.id for i in report.checklist]
+        for item_id in sign_offs:
+            if item_id not in items:
+                raise TracerError(f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(items)})",
+                                  report.path, report.line_of("checklist"))
+        prints = fingerprints(self.config.root, self.tagged(report.bug_id))
+        with updated_evidence(self.config, report.bug_id, Environment(())) as evidence:
+            for item_id, (by, reason) in sign_offs.items():
+                evidence.signoffs[item_id] = SignOff(by, reason, evidence.remember(prints))
+        self._bugs.pop(report.bug_id, None)
+
+    def pin_signoffs(self, bug_id: str) -> None:
+        """Pin the report's manual sign-offs to the code as it is now, where they are not pinned
+        yet (or say something else now)."""
         bug = self.bug(bug_id)
-        unpinned = [
-            item for item in bug.report.checklist
-            if item.manual is not None and (item.id not in bug.evidence.signoffs or
-                                            (bug.evidence.signoffs[item.id].by, bug.evidence.signoffs[item.id].reason)
-                                            != (item.manual.by, item.manual.reason))
-        ]
-        if not unpinned:
-            return
-        prints = fingerprints(self.config.root, bug.tagged)
-        with updated_evidence(self.config, bug.report.bug_id, Environment(())) as evidence:
-            for item in unpinned:
-                assert item.manual is not None
-                evidence.signoffs[item.id] = SignOff(item.manual.by, item.manual.reason, evidence.remember(prints))
-        del self._bugs[bug.report.bug_id]
+        recorded = bug.evidence.signoffs
+        unpinned = {
+            item.id: (item.manual.by, item.manual.reason)
+            for item in bug.report.checklist
+            if item.manual is not None
+            and (item.id not in recorded or (recorded[item.id].by, recorded[item.id].reason) != (item.manual.by, item.manual.reason))
+        }
+        if unpinned:
+            self.sign_off(bug.report.bug_id, unpinned)
 
     def document(self, bug_id: str, base: str | None = None) -> Document:
         from tracer.render import render_document

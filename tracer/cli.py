@@ -232,18 +232,11 @@ def new(title: str, severity: str, author: str | None, day: dt.datetime | None) 
 def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
     """Record a manual sign-off of ITEM_ID, pinned to the bug's code as it is now: it goes stale
     when that code changes."""
-    from tracer.evidence import Environment, SignOff, fingerprints, updated_evidence
-
-    project = _project()
-    report = project.report(bug_id)
-    if item_id not in {i.id for i in report.checklist}:
-        raise TracerError(f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(i.id for i in report.checklist)})",
-                          report.path, report.line_of("checklist"))
     if not by.strip() or not reason.strip():
         raise click.UsageError("--by and --reason must say something")
-    prints = fingerprints(project.config.root, project.tagged(report.bug_id))
-    with updated_evidence(project.config, report.bug_id, Environment(())) as evidence:
-        evidence.signoffs[item_id] = SignOff(by.strip(), reason.strip(), evidence.remember(prints))
+    project = _project()
+    report = project.report(bug_id)
+    project.sign_off(report.bug_id, {item_id: (by.strip(), reason.strip())})
     click.echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
     return ExitCode.CLEAN
 
