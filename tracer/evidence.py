@@ -302,6 +302,8 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
         data = json.loads(text)
     except ValueError as error:
         raise EvidenceError(f"evidence file is not valid JSON: {error}", shown, getattr(error, "lineno", 1)) from None
+    except RecursionError:
+        raise EvidenceError("evidence file is not valid: nested too deeply", shown, 1) from None
     store = ContentCache(cache_folder)
     key = "valid-" + digest_of(_schema_text(), text)
     if store.get(key) is None:
