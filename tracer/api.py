@@ -147,6 +147,7 @@ class Project:
 
     def check(self, strict: bool = False) -> CheckResult:
         from tracer.check import check_project
+        from tracer.gitio import is_shallow
         from tracer.render import diff_base_missing, index_path
 
         bugs, bug_problems, documents, missing = [], [], [], {}
@@ -163,7 +164,9 @@ class Project:
         if index_path(self.config).exists() or self.reports.reports:
             shown = index_path(self.config).relative_to(self.config.root).as_posix()
             documents.append(self._rendered(self.index, "run tracer render --all", shown, "cannot render the index"))
-        return check_project(self.config, self.reports, self.scans, bugs, bug_problems, documents, missing, strict)
+        shallow = bool(missing) and is_shallow(self.config.root)
+        return check_project(self.config, self.reports, self.scans, bugs, bug_problems, documents, missing, shallow,
+                             self.is_empty, strict)
 
     @staticmethod
     def _rendered(render: Any, hint: str, path: str, what: str) -> Any:
@@ -176,9 +179,12 @@ class Project:
             return RenderedOrNot(hint, problem=Problem(problem.path, problem.line, "C201", f"{what}: {error.message}"))
 
     def prove(self, bug_id: str, base: str | None, repeat: int) -> ProveResult:
+        from tracer.evidence import code_id, fingerprints
         from tracer.prove import prove_bug
 
-        return prove_bug(self.config, self.report(bug_id), base, repeat)
+        report = self.report(bug_id)
+        code = code_id(fingerprints(self.config.root, self.tagged(report.bug_id)))
+        return prove_bug(self.config, report, base, repeat, code)
 
     def site(self, out: Path | None) -> Site:
         """The static HTML site of every bug, written into `out` (default: the cache folder). A

@@ -24,7 +24,7 @@ def tracer_digest() -> bytes:
 def digest_of(*parts: bytes | str) -> str:
     digest = hashlib.sha256(tracer_digest())
     for part in parts:
-        data = part.encode() if isinstance(part, str) else part
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part  # file names need not be UTF-8
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
 
@@ -39,7 +39,7 @@ class ContentCache:
         if self.folder is None:
             return None
         try:
-            return (self.folder / key).read_text(encoding="utf-8")
+            return (self.folder / key).read_text(encoding="utf-8", errors="surrogateescape")
         except (OSError, UnicodeDecodeError):
             return None
 

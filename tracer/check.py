@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracer.config import Config
-from tracer.evidence import BugStatus, ItemStatus, evidence_folder, legacy_evidence_path
+from tracer.evidence import BugStatus, ItemStatus, legacy_evidence_path
 from tracer.problems import Problem, Severity
 from tracer.render import Document, stale_document
 from tracer.reports import BugReport, ReportSet, prose_lines
@@ -26,6 +26,7 @@ CODES: dict[str, str] = {
     "C102": "a report marked fixed or later whose bug has no tag in the code",
     "C103": "a tag whose ID does not match the ID pattern",
     "C201": "a generated document (or the index) that differs from what `tracer render` writes now",
+    "C202": "a pre_fix_revision that is not a commit of this repository (a shallow clone makes it W502)",
     "C301": "checklist items whose evidence is stale or failed, or an evidence file that breaks its schema",
     "C302": "a status of verified or closed while items are open, failed or stale",
     "C401": "template placeholders left in a report",
@@ -66,6 +67,8 @@ def check_project(
     bug_problems: Iterable[Problem],
     documents: Iterable[RenderedOrNot],
     missing_bases: Mapping[str, str],
+    shallow: bool,
+    empty: bool,
     strict: bool = False,
 ) -> CheckResult:
     """Every finding about a project, from what the api computed once: its reports, scans, each
@@ -76,17 +79,20 @@ def check_project(
     for bug in bugs:
         problems += report_text_problems(config, bug.report)
         problems += evidence_problems(config, bug, strict)
-        if bug.report.bug_id in missing_bases:
+        revision = missing_bases.get(bug.report.bug_id)
+        if revision and shallow:
             problems.append(Problem(
                 bug.report.path, bug.report.line_of("pre_fix_revision"), "W502",
-                f"revision {missing_bases[bug.report.bug_id]} is not in this clone's history (a shallow clone?): "
-                "the diffs are kept as the committed document has them", Severity.WARNING,
+                f"revision {revision} is not in this shallow clone's history: the diffs are kept as the committed "
+                "document has them", Severity.WARNING,
             ))
+        elif revision:
+            problems.append(Problem(bug.report.path, bug.report.line_of("pre_fix_revision"), "C202",
+                                    f"pre_fix_revision {revision} is not a commit of this repository"))
     for rendered in documents:
         problems += document_problems(config, rendered)
     problems += link_problems(config)
-    nothing = not reports.reports and not reports.problems and not any(scan.scopes or scan.malformed for scan in scans)
-    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), nothing)
+    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), empty)
 
 
 def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> list[Problem]:
@@ -116,8 +122,6 @@ def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> l
 
 def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Problem]:
     report = bug.report
-    folder = evidence_folder(config, report.bug_id)
-    shown = folder.relative_to(config.root).as_posix() + "/" if folder.is_dir() else report.path
     problems = []
     legacy = legacy_evidence_path(config, report.bug_id)
     if legacy.is_file():
@@ -131,7 +135,7 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
     for item in bug.items:
         line = next((i.line for i in report.checklist if i.id == item.id), 1)
         if item.state in (ItemStatus.STALE, ItemStatus.FAILED):
-            problems.append(Problem(shown, 1, "C301", f"item {item.id!r} is {item.state}: {item.detail}; run the tests",
+            problems.append(Problem(report.path, line, "C301", f"item {item.id!r} is {item.state}: {item.detail}",
                                     subject=f"{report.bug_id}/{item.id}"))
         if item.state is ItemStatus.OPEN:
             problems.append(Problem(

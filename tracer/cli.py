@@ -35,9 +35,15 @@ def cli() -> None:
     """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents."""
 
 
+def echo(text: str = "", **options: Any) -> None:
+    """click.echo for text that may hold file names that are not UTF-8 (as surrogates): their
+    bytes are shown escaped, never a UnicodeEncodeError."""
+    click.echo(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), **options)
+
+
 def _echo_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        echo(str(problem), err=True)
 
 
 @cli.command()
@@ -52,19 +58,21 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
     from tracer.render import Document, stale_document
 
     project = _project()
+    if base is not None:
+        _resolvable(project.config.root, base)
     if render_all and (bug_id or output):
         raise click.UsageError("--all renders every document: give no BUG_ID and no --output")
     if not render_all and not bug_id:
         raise click.UsageError("give a BUG_ID or --all")
     if render_all and project.is_empty:
-        click.echo(f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        echo(f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
         return ExitCode.CLEAN
     if not check and output is None:
         for report in project.reports.reports if render_all else [project.report(bug_id or "")]:
             project.pin_signoffs(report.bug_id)
     documents = project.all_documents(base) if render_all else [project.document(bug_id or "", base)]
     if output == "-":
-        click.echo(documents[0].text, nl=False)
+        echo(documents[0].text, nl=False)
         return ExitCode.CLEAN
     if output is not None:
         documents = [Document(writable_target(Path(output)), documents[0].text)]
@@ -77,11 +85,11 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
             drift = stale_document(document, shown)
             if drift is not None:
                 stale = True
-                click.echo(f"{shown}: out of date; run tracer render", err=True)
-                click.echo(drift.diff, nl=False)
+                echo(f"{shown}: out of date; run tracer render", err=True)
+                echo(drift.diff, nl=False)
         elif stale_document(document, shown) is not None:
             atomic_write(document.path, document.text)
-            click.echo(f"wrote {shown}")
+            echo(f"wrote {shown}")
     return ExitCode.FINDINGS if stale else ExitCode.CLEAN
 
 
@@ -102,19 +110,19 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     else:
         traces = [trace_as_dict(bug_id or "", project.tagged(bug_id or ""))]
     if fmt == "json":
-        click.echo(json.dumps(traces if every else traces[0], indent=2))
+        echo(json.dumps(traces if every else traces[0], indent=2))
     else:
         for data in traces:
             if every:
-                click.echo(f"{data['bug_id']}:")
+                echo(f"{data['bug_id']}:")
             for function in data["functions"]:
                 indent = "  " if every else ""
-                click.echo(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
+                echo(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
                 for change in function["changes"]:
-                    click.echo(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
+                    echo(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
     found = any(data["functions"] for data in traces)
     if not found:
-        click.echo("no code is tagged" + (f" with {bug_id}" if bug_id else ""), err=True)
+        echo("no code is tagged" + (f" with {bug_id}" if bug_id else ""), err=True)
     return ExitCode.CLEAN if found else ExitCode.FINDINGS
 
 
@@ -133,10 +141,10 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
              "created": r.created.isoformat(), "path": r.path, "items": len(r.checklist)}
             for r in rows
         ]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for r in rows:
-            click.echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
+            echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
     return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 
@@ -153,8 +161,8 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
     if not any(run.outcomes for run in result.before):
         before = result.before[0]
         tail = "\n".join(before.output.strip().splitlines()[-15:])
-        click.echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{tail}", err=True)
-    click.echo(
+        echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{tail}", err=True)
+    echo(
         f"{bug_id}: linked tests on {result.proof.revision[:12]} (before) and on the work tree (after), "
         f"{repeat} run{'s' if repeat > 1 else ''} each, on {result.environment.label}"
     )
@@ -162,7 +170,7 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
     for item_id, tests in result.proof.items.items():
         for test_id, verdict in tests.items():
             failing_after |= verdict is Verdict.FAILS_AFTER
-            click.echo(f"  {item_id:<28} {verdict:<18} {test_id}")
+            echo(f"  {item_id:<28} {verdict:<18} {test_id}")
     return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
 
 
@@ -191,14 +199,14 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> i
     if output_file and output_file != "-":
         atomic_write(writable_target(Path(output_file)), text)
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if fmt == "text" or (output_file and output_file != "-"):
         warnings = len(problems) - len(errors)
         summary = f"tracer check: {len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
         if result.nothing_to_check:
             summary = f"tracer check: nothing to check here: no bug reports in {config.reports_dir}/ and no tags in the code"
-        click.echo(summary, err=True)
+        echo(summary, err=True)
     return ExitCode.FINDINGS if errors else ExitCode.CLEAN
 
 
@@ -220,7 +228,7 @@ def new(title: str, severity: str, author: str | None, day: dt.datetime | None) 
         except GitError:
             author = "unknown"
     path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
-    click.echo(f"wrote {shown_path(path)}")
+    echo(f"wrote {shown_path(path)}")
     return ExitCode.CLEAN
 
 
@@ -237,7 +245,7 @@ def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
     project = _project()
     report = project.report(bug_id)
     project.sign_off(report.bug_id, {item_id: (by.strip(), reason.strip())})
-    click.echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
+    echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
     return ExitCode.CLEAN
 
 
@@ -254,8 +262,9 @@ def evidence_merge(files: tuple[str, ...]) -> int:
     from tracer.evidence import merge_evidence
 
     project = _project()
-    for path in merge_evidence(project.config, [Path(f) for f in files]):
-        click.echo(f"wrote {shown_path(path)}")
+    reports = {r.bug_id.lower(): r for r in project.reports.reports}
+    for path in merge_evidence(project.config, [Path(f) for f in files], reports):
+        echo(f"wrote {shown_path(path)}")
     return ExitCode.CLEAN
 
 
@@ -266,13 +275,22 @@ def site(output: str | None) -> int:
     matrix and every tag by file. Opens from file:// with no network and no JavaScript."""
     project = _project()
     if project.is_empty:
-        click.echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
         return ExitCode.CLEAN
     _echo_problems(project.scan_problems)
     result = project.site(Path(output) if output is not None else None)
     changed = f"wrote {len(result.written)} of {len(result.pages)} files" + (f", removed {len(result.removed)}" if result.removed else "")
-    click.echo(f"{changed}; open {shown_path(result.index)}")
+    echo(f"{changed}; open {shown_path(result.index)}")
     return ExitCode.CLEAN
+
+
+def _resolvable(root: Path, revision: str) -> None:
+    from tracer.gitio import GitError, resolve_revision
+
+    try:
+        resolve_revision(root, revision)
+    except GitError:
+        raise click.BadParameter(f"{revision} is not a commit of this repository", param_hint="--base") from None
 
 
 def _os_error(error: OSError) -> str:
@@ -301,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(error, kind):
                 shown = message(error)
                 if shown:
-                    click.echo(shown, err=True)
+                    echo(shown, err=True)
                 return int(getattr(error, "exit_code", exit_code) if kind is click.ClickException else exit_code)
         raise
     return int(code or 0)

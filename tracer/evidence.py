@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -134,15 +135,23 @@ class Environment:
 
     @property
     def file_stem(self) -> str:
-        """A file name that says which environment it holds, and differs for different facts."""
+        """A file name that says which environment it holds, and differs for different facts
+        (`signoffs` for none: the sign-offs hold in every environment)."""
+        if not self.facts:
+            return SIGNOFFS
         facts = self.as_dict
         words = [f"{facts.pop('implementation', '')}{facts.pop('python', '')}", facts.pop("platform", "")]
         words += [f"{k}-{v}" for k, v in sorted(facts.items())]
         raw = "-".join(word for word in words if word)
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._-")[:80] or "environment"
-        if slug != raw:
-            slug += "-" + hashlib.sha256(json.dumps(self.facts).encode()).hexdigest()[:8]
+        slug = safe_name(raw)[:80] or "environment"
+        if slug != raw or any(not re.fullmatch(r"[A-Za-z0-9._]+", part) for fact in self.facts for part in fact):
+            slug += "-" + hashlib.sha256(json.dumps(self.facts).encode()).hexdigest()[:8]  # "-" inside facts is ambiguous
         return slug
+
+
+def safe_name(text: str) -> str:
+    """Text as one file name: no separators, no leading dots, nothing a shell would trip on."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".").strip("_-") or "_"
 
 
 def python_environment() -> dict[str, str]:
@@ -179,6 +188,7 @@ class Proof:
     revision: str
     repeat: int
     items: Mapping[str, Mapping[str, Verdict]]
+    code: str = ""  # the code id of the fingerprints the fixed side ran on
 
 
 @dataclass
@@ -212,6 +222,7 @@ class EvidenceFile:
             data["proof"] = {
                 "revision": self.proof.revision,
                 "repeat": self.proof.repeat,
+                "code": self.proof.code,
                 "items": {i: {t: v.value for t, v in sorted(tests.items())} for i, tests in sorted(self.proof.items.items())},
             }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -233,6 +244,7 @@ class EvidenceFile:
             proof=None if proof is None else Proof(
                 proof["revision"], proof["repeat"],
                 {i: {t: Verdict(v) for t, v in tests.items()} for i, tests in proof["items"].items()},
+                proof.get("code", ""),
             ),
         )
 
@@ -248,8 +260,9 @@ class EvidenceFile:
             return
         tests[test_id] = TestResult(outcome, self.remember(prints))
 
-    def forget(self, keep: Callable[[str], bool]) -> None:
-        self.items = {item: {t: r for t, r in tests.items() if keep(t)} for item, tests in self.items.items()}
+    def forget(self, keep: Callable[[str, str], bool]) -> None:
+        """Keep the results `keep(item, test)` says are still linked and present."""
+        self.items = {item: {t: r for t, r in tests.items() if keep(item, t)} for item, tests in self.items.items()}
         self.items = {item: tests for item, tests in self.items.items() if tests}
 
 
@@ -281,7 +294,24 @@ class EvidenceError(TracerError):
 
 
 def evidence_folder(config: Config, bug_id: str) -> Path:
-    return config.path(config.evidence_dir) / bug_id.lower()
+    return config.path(config.evidence_dir) / safe_name(bug_id.lower())
+
+
+def evidence_files(config: Config, bug_id: str) -> list[Path]:
+    """The bug's evidence files: regular files inside the project only. A FIFO, a folder or a
+    link out of the project named `*.json` is never opened (it would hang or leak a read)."""
+    folder = evidence_folder(config, bug_id)
+    if not folder.is_dir():
+        return []
+    root = config.root.resolve()
+    files = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            if stat.S_ISREG(path.stat().st_mode) and path.resolve().is_relative_to(root):
+                files.append(path)
+        except OSError:
+            continue
+    return files
 
 
 def legacy_evidence_path(config: Config, bug_id: str) -> Path:
@@ -290,8 +320,13 @@ def legacy_evidence_path(config: Config, bug_id: str) -> Path:
 
 
 @cache
+def _schema_text() -> str:
+    return SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+@cache
 def _schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(_schema_text())
     return loaded
 
 
@@ -317,14 +352,8 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
                 "fix or delete the file and rerun the tests", shown, 1,
             )
         store.put(key, "valid")
-    if not isinstance(data, dict):  # pragma: no cover - the schema says so already
-        raise EvidenceError("evidence file must hold a JSON object", shown, 1)
-    return data
-
-
-@cache
-def _schema_text() -> str:
-    return SCHEMA_FILE.read_text(encoding="utf-8")
+    valid: dict[str, Any] = data  # the schema says it is an object
+    return valid
 
 
 def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
@@ -335,7 +364,7 @@ def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
         raise EvidenceError("evidence file is not valid UTF-8", shown, 1) from None
     data = validate_evidence(text, shown, config.path(config.cache_dir) / "evidence")
     evidence = EvidenceFile.from_data(data)
-    expected = SIGNOFFS if not evidence.environment.facts else evidence.environment.file_stem
+    expected = evidence.environment.file_stem
     if path.stem != expected:
         raise EvidenceError(f"evidence file of environment {evidence.environment.label!r} must be named {expected}.json", shown, 1)
     return evidence
@@ -343,11 +372,8 @@ def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
 
 def load_evidence(config: Config, bug_id: str) -> BugEvidence:
     """Every evidence file of a bug; EvidenceError for the first one that cannot be trusted."""
-    folder = evidence_folder(config, bug_id)
     files: dict[str, EvidenceFile] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if not path.is_file():
-            continue
+    for path in evidence_files(config, bug_id):
         evidence = load_evidence_file(config, path)
         if evidence.bug_id.casefold() != bug_id.casefold():
             raise EvidenceError(f"evidence file holds {evidence.bug_id}, not {bug_id}", path.relative_to(config.root).as_posix(), 1)
@@ -357,7 +383,7 @@ def load_evidence(config: Config, bug_id: str) -> BugEvidence:
 
 def evidence_lock(config: Config, bug_id: str) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock for one bug's evidence."""
-    return project_lock(config, bug_id.lower())
+    return project_lock(config, safe_name(bug_id.lower()))
 
 
 @contextlib.contextmanager
@@ -384,35 +410,38 @@ def updated_evidence(config: Config, bug_id: str, environment: Environment) -> I
     """Read, change and write one environment's evidence file under the bug's lock, so that two
     pytest processes finishing at once both land their results. A file that cannot be trusted
     raises EvidenceError before anything is written."""
-    folder = evidence_folder(config, bug_id)
-    stem = environment.file_stem if environment.facts else SIGNOFFS
-    path = folder / f"{stem}.json"
+    path = evidence_folder(config, bug_id) / f"{environment.file_stem}.json"
     with evidence_lock(config, bug_id):
         evidence = load_evidence_file(config, path) if path.is_file() else EvidenceFile(bug_id, environment)
         before = evidence.to_json() if path.is_file() else ""
+        if evidence.scheme != FINGERPRINT_SCHEME:  # results of another scheme cannot be compared: start afresh
+            evidence = EvidenceFile(bug_id, environment)
         yield evidence
         after = evidence.to_json()
         if after != before:
             atomic_write(path, after)
 
 
-def forget_missing_tests(config: Config, bug_id: str, collected_files: set[str], collected_tests: set[str], environment: Environment) -> None:
-    """Drop results of tests that are really gone: their file is gone (in every environment), or
-    their file was collected in this run without them (in this run's environment only: a test
-    generated only where a GPU is present must not vanish from the GPU's results)."""
-    folder = evidence_folder(config, bug_id)
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.glob("*.json")):
+def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, set[tuple[str, str]]],
+                         partial: set[str], environment: Environment) -> None:
+    """Drop results that are really gone: a test whose file is gone (in every environment); a test
+    collected in this run that no longer links to the item (in every environment: links are
+    code); a test whose file was collected whole in this run without it (in this run's
+    environment only: a test generated only where a GPU is present must not vanish from the GPU's
+    results). `collected` maps each collected test to its (bug, item) links."""
+    collected_files = {test_id.partition("::")[0] for test_id in collected} - partial
+    for path in evidence_files(config, bug_id):
         if path.stem == SIGNOFFS:
             continue
         this_environment = path.stem == environment.file_stem
 
-        def keep(test_id: str) -> bool:
+        def keep(item_id: str, test_id: str) -> bool:
             test_file = test_id.partition("::")[0]
             if not (config.root / test_file).is_file():
                 return False
-            return not (this_environment and test_file in collected_files and test_id not in collected_tests)
+            if test_id in collected:
+                return any(b.casefold() == bug_id.casefold() and i == item_id for b, i in collected[test_id])
+            return not (this_environment and test_file in collected_files)
 
         with evidence_lock(config, bug_id):
             try:
@@ -425,10 +454,11 @@ def forget_missing_tests(config: Config, bug_id: str, collected_files: set[str],
                 atomic_write(path, evidence.to_json())
 
 
-def merge_evidence(config: Config, sources: Iterable[Path]) -> list[Path]:
+def merge_evidence(config: Config, sources: Iterable[Path], reports: Mapping[str, BugReport]) -> list[Path]:
     """Add evidence files written elsewhere (another machine, a CI artifact) to the project's:
-    each replaces the project's file of the same bug and environment. Returns what it wrote."""
-    written = []
+    each replaces the project's file of the same bug and environment. Every file is checked
+    (schema, a bug with a report, its items, an environment) before any is written. `reports`
+    holds the project's reports by lowercase bug ID. Returns what it wrote."""
     loaded = []
     for source in sources:
         shown = str(source)
@@ -436,10 +466,20 @@ def merge_evidence(config: Config, sources: Iterable[Path]) -> list[Path]:
             text = source.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise EvidenceError("evidence file is not valid UTF-8", shown, 1) from None
-        loaded.append(EvidenceFile.from_data(validate_evidence(text, shown)))
-    for evidence in loaded:  # all are checked before any is written
-        stem = evidence.environment.file_stem if evidence.environment.facts else SIGNOFFS
-        target = evidence_folder(config, evidence.bug_id) / f"{stem}.json"
+        evidence = EvidenceFile.from_data(validate_evidence(text, shown))
+        report = reports.get(evidence.bug_id.lower())
+        if report is None:
+            raise EvidenceError(f"evidence of {evidence.bug_id!r}, which has no bug report here", shown, 1)
+        if not evidence.environment.facts:
+            raise EvidenceError("a file of sign-offs: record sign-offs with tracer signoff, on this project's code", shown, 1)
+        unknown = sorted(set(evidence.items) - {i.id for i in report.checklist})
+        if unknown:
+            raise EvidenceError(f"evidence for items {report.bug_id} does not have: {', '.join(unknown)}", shown, 1)
+        evidence.bug_id = report.bug_id
+        loaded.append(evidence)
+    written = []
+    for evidence in loaded:
+        target = evidence_folder(config, evidence.bug_id) / f"{evidence.environment.file_stem}.json"
         with evidence_lock(config, evidence.bug_id):
             atomic_write(target, evidence.to_json())
         written.append(target)
@@ -485,9 +525,8 @@ class BugStatus:
     @property
     def status_line(self) -> str:
         """For example "fixed: 15 of 19 items verified; 2 stale; 2 open"."""
-        counts = {state: sum(i.state is state for i in self.items) for state in ItemStatus}
-        parts = [f"{counts[ItemStatus.VERIFIED]} of {len(self.items)} items verified"]
-        parts += [f"{counts[s]} {s}" for s in (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.MANUAL, ItemStatus.OPEN) if counts[s]]
+        parts = [f"{self.count(ItemStatus.VERIFIED)} of {len(self.items)} items verified"]
+        parts += [f"{self.count(s)} {s}" for s in (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.MANUAL, ItemStatus.OPEN) if self.count(s)]
         return f"{self.report.status}: " + "; ".join(parts)
 
     def count(self, state: ItemStatus) -> int:
@@ -515,17 +554,25 @@ class BugStatus:
 
 
 def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path) -> BugStatus:
-    """Each checklist item's state across every environment: verified where, on the current code,
-    a linked test passed somewhere and failed nowhere; failed where one failed on the current code;
-    stale where tests passed only on older code; manual where a sign-off covers the current code."""
+    """Each checklist item's state across every environment. A test's results on the current code
+    speak for it; where it has none, its latest ones on older code do. Failed where such a result
+    failed; verified where one passed on the current code; manual where a sign-off covers the
+    current code; stale where tests passed (or a sign-off was given) only on older code. Results of
+    tests whose file is gone count for nothing."""
     tagged = tuple(tagged)
     current = fingerprints(root, tagged)
     current_id = code_id(current)
+    present: dict[str, bool] = {}
     states = []
     for item in report.checklist:
         results, old_scheme, changed = [], set(), set()
         for file in evidence.environments:
             for test_id, result in sorted(file.items.get(item.id, {}).items()):
+                test_file = test_id.partition("::")[0]
+                if test_file not in present:
+                    present[test_file] = (root / test_file).is_file()
+                if not present[test_file]:
+                    continue
                 is_current = file.scheme == FINGERPRINT_SCHEME and result.code == current_id
                 if file.scheme != FINGERPRINT_SCHEME:
                     old_scheme.add(file.scheme)
@@ -533,12 +580,12 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
                     changed |= changed_scopes(file.fingerprints.get(result.code, {}), current)
                 results.append(LinkedResult(test_id, file.environment.label, result.outcome, is_current))
         state, detail = _state(results, old_scheme, changed)
-        if state is ItemStatus.OPEN:
-            state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, detail, report.bug_id)
+        if state in (ItemStatus.OPEN, ItemStatus.STALE):
+            state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id)
         verified_in = tuple(sorted({r.environment for r in results if r.current and r.outcome is Outcome.PASSED}))
         states.append(
-            ItemState(item.id, item.group, item.text, state, detail, _proof_summary(evidence, item.id), tuple(results),
-                      verified_in if state is ItemStatus.VERIFIED else ())
+            ItemState(item.id, item.group, item.text, state, detail, _proof_summary(evidence, item.id, current_id),
+                      tuple(results), verified_in if state is ItemStatus.VERIFIED else ())
         )
     return BugStatus(report, tagged, evidence, tuple(states))
 
@@ -546,11 +593,13 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
 def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str]) -> tuple[ItemStatus, str]:
     if not results:
         return ItemStatus.OPEN, "no linked test has run"
-    failed = [r for r in results if r.outcome is Outcome.FAILED]  # on older code too: a failure needs a rerun
+    tests_run_now = {r.test_id for r in results if r.current}
+    speaking = [r for r in results if r.current or r.test_id not in tests_run_now]
+    failed = [r for r in speaking if r.outcome is Outcome.FAILED]
     if failed:
         older = "" if all(r.current for r in failed) else " (on code that has since changed)"
         return ItemStatus.FAILED, "failed: " + _where(failed) + older
-    passed = [r for r in results if r.current and r.outcome is Outcome.PASSED]
+    passed = [r for r in speaking if r.current and r.outcome is Outcome.PASSED]
     if passed:
         skipped = sum(r.outcome is Outcome.SKIPPED for r in results)
         return ItemStatus.VERIFIED, "by " + _where(passed) + (f" ({skipped} skipped)" if skipped else "")
@@ -558,7 +607,8 @@ def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str])
         schemes = ", ".join(str(s) for s in sorted(old_scheme))
         return ItemStatus.STALE, f"recorded with fingerprint scheme {schemes}, rerun the tests"
     if any(r.outcome is not Outcome.SKIPPED for r in results):
-        return ItemStatus.STALE, "verified on code that has since changed: " + ", ".join(f"`{s}`" for s in sorted(changed))
+        scopes = ", ".join(f"`{s}`" for s in sorted(changed))
+        return ItemStatus.STALE, f"verified on code that has since changed: {scopes}; rerun the tests"
     return ItemStatus.OPEN, f"{len(results)} linked test{'s' if len(results) > 1 else ''} ran, none passed (skipped)"
 
 
@@ -571,34 +621,43 @@ def _where(results: list[LinkedResult]) -> str:
 
 
 def _signed_off(
-    item_id: str, manual: Any, evidence: BugEvidence, current: Mapping[str, str], current_id: str, detail: str, bug_id: str
+    item_id: str, manual: Any, evidence: BugEvidence, current: Mapping[str, str], current_id: str,
+    tested: tuple[ItemStatus, str], bug_id: str,
 ) -> tuple[ItemStatus, str]:
+    """A sign-off on the current code makes an open or stale item manual; one on older code makes
+    an open item stale."""
     sign_off = evidence.signoffs.get(item_id)
     if sign_off is not None:
         if sign_off.code == current_id:
             return ItemStatus.MANUAL, f"signed off by {sign_off.by}: {sign_off.reason}"
+        if tested[0] is ItemStatus.STALE:
+            return tested
         recorded = evidence.fingerprints_of(sign_off.code) or {}
         changed = ", ".join(f"`{s}`" for s in sorted(changed_scopes(recorded, current)))
-        return ItemStatus.STALE, f"signed off by {sign_off.by} on code that has since changed: {changed}"
-    if manual is not None:  # a sign-off in the report alone: it counts, and check asks to pin it (W504)
+        return ItemStatus.STALE, (
+            f"signed off by {sign_off.by} on code that has since changed: {changed}; "
+            f"sign off again with `tracer signoff {bug_id} {item_id}`"
+        )
+    if manual is not None and tested[0] is ItemStatus.OPEN:  # in the report alone: it counts, and check asks to pin it (W504)
         return ItemStatus.MANUAL, (
             f"signed off by {manual.by}: {manual.reason} (not pinned to the code: `tracer signoff {bug_id} {item_id}` pins it)"
         )
-    return ItemStatus.OPEN, detail
+    return tested
 
 
-def _proof_summary(evidence: BugEvidence, item_id: str) -> str:
+def _proof_summary(evidence: BugEvidence, item_id: str, current_id: str) -> str:
     """"fails before the fix, passes after: `test_a`; passes before too: `test_b` (on cpython 3.11 / linux)"."""
     parts = []
     for file in evidence.environments:
         verdicts = file.proof.items.get(item_id, {}) if file.proof else {}
-        if not verdicts:
+        if not verdicts or file.proof is None:
             continue
         by_verdict: dict[str, list[str]] = {}
         for test_id, verdict in sorted(verdicts.items()):
             by_verdict.setdefault(verdict.description, []).append(test_id)
         summary = "; ".join(f"{verdict}: {short_tests(tests)}" for verdict, tests in sorted(by_verdict.items()))
-        parts.append(f"{summary} (on {file.environment.label})")
+        older = "" if file.proof.code in ("", current_id) else ", on code that has since changed"
+        parts.append(f"{summary} (on {file.environment.label}{older})")
     return " | ".join(parts)
 
 

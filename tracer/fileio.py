@@ -17,7 +17,8 @@ def atomic_write(path: Path, text: str, overwrite: bool = True) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temporary, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        # surrogateescape: a file name that is not UTF-8 is written as the bytes it is
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
             handle.write(text)
         if overwrite:
             os.replace(temporary, path)

@@ -5,19 +5,27 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tracer.sourcetext import SourceDecodeError, decode_source
+
 
 class GitError(Exception):
     pass
 
 
-def git(root: Path, *args: str) -> str:
+def git_bytes(root: Path, *args: str) -> bytes:
     try:
-        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, stdin=subprocess.DEVNULL)
     except OSError as error:
         raise GitError(f"git is not available: {error.strerror}") from None
     if result.returncode:
-        raise GitError(result.stderr.strip() or f"git {' '.join(args)} failed")
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise GitError(message or f"git {' '.join(args)} failed")
     return result.stdout
+
+
+def git(root: Path, *args: str) -> str:
+    """git's output as text; file names that are not UTF-8 keep their bytes (surrogateescape)."""
+    return git_bytes(root, *args).decode("utf-8", "surrogateescape")
 
 
 def resolve_revision(root: Path, revision: str) -> str:
@@ -26,10 +34,11 @@ def resolve_revision(root: Path, revision: str) -> str:
 
 
 def file_at(root: Path, revision: str, path: str) -> str | None:
-    """A file's text at a revision; None where the file did not exist then."""
+    """A Python file's text at a revision, decoded as Python decodes it; None where the file did
+    not exist then (or cannot be decoded)."""
     try:
-        return git(root, "show", f"{revision}:{path}")
-    except GitError:
+        return decode_source(git_bytes(root, "show", f"{revision}:{path}"))
+    except (GitError, SourceDecodeError):
         return None
 
 
@@ -39,3 +48,11 @@ def head_commit(root: Path) -> str | None:
         return git(root, "rev-parse", "HEAD").strip()
     except GitError:
         return None
+
+
+def is_shallow(root: Path) -> bool:
+    """A clone with part of its history: revisions missing there may exist elsewhere."""
+    try:
+        return git(root, "rev-parse", "--is-shallow-repository").strip() == "true"
+    except GitError:
+        return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 MARKER = "verifies"
 PROPERTY = "tracer_verifies"
-COLLECTED = "tracer_collected"  # the key of a worker's collected test ids in xdist's workeroutput
+COLLECTED = "tracer_collected"  # the key of a worker's collected tests and their links in xdist's workeroutput
 
 
 @dataclass(frozen=True)
@@ -172,10 +172,10 @@ class WorkerCollection:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.collected: list[str] = []
+        self.collected: dict[str, list[list[str]]] = {}
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        self.collected.append(item.nodeid)
+        self.collected[item.nodeid] = [list(link) for link in links_of(item)]
 
     def pytest_sessionfinish(self) -> None:
         self.config.workeroutput[COLLECTED] = self.collected  # type: ignore[attr-defined]
@@ -188,7 +188,8 @@ class XdistCollection:
         self.recorder = recorder
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        self.recorder.collected.update(getattr(node, "workeroutput", {}).get(COLLECTED, ()))
+        for test_id, links in getattr(node, "workeroutput", {}).get(COLLECTED, {}).items():
+            self.recorder.collected[test_id] = {(bug, item) for bug, item in links}
 
 
 @dataclass
@@ -204,11 +205,11 @@ class EvidenceRecorder:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results: dict[str, _Result] = {}
-        self.collected: set[str] = set()
+        self.collected: dict[str, set[tuple[str, str]]] = {}  # every test collected, deselected ones too -> its links
         self.writes_evidence = bool(config.getini("tracer_evidence")) and not config.getoption("--tracer-no-evidence")
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        self.collected.add(item.nodeid)
+        self.collected[item.nodeid] = set(links_of(item))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         links: Any = next((value for key, value in report.user_properties if key == PROPERTY), None)
@@ -233,7 +234,8 @@ class EvidenceRecorder:
         if not (self.results and self.writes_evidence):
             return
         try:
-            errors = write_evidence(_tracer_config(self.config), self.results, environment, self.collected, self.partial_files())
+            errors = write_evidence(_tracer_config(self.config), self.results, environment, self.collected,
+                                    self.partial_files(), self.config.stash[KNOWN].items)
         except Exception as failure:  # noqa: BLE001 - a tracer problem never turns a green run red or loses results
             errors = [f"{failure}"]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -242,8 +244,11 @@ class EvidenceRecorder:
                 reporter.write_line(f"tracer: {error}; no evidence written", red=True)
 
     def partial_files(self) -> set[str]:
-        """Test files named with `file::test` on the command line: collected only in part."""
+        """Test files collected only in part: named with `file::test` on the command line, or all
+        of them where a plugin filters tests while they are collected (`--lf`, `--sw`)."""
         root = Path(self.config.rootpath)
+        if any(getattr(self.config.option, name, False) for name in ("lf", "last_failed", "stepwise", "stepwise_skip")):
+            return {test_id.partition("::")[0] for test_id in self.collected}
         partial = set()
         for arg in self.config.args:
             if "::" in arg:
@@ -263,30 +268,32 @@ class EvidenceRecorder:
         return facts
 
 
-def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str], collected: set[str],
-                   partial: set[str]) -> list[str]:
-    """Record each bug's results in this environment's evidence file; returns what could not be
-    written (a broken evidence file is left as it is, and the other bugs' results still land)."""
+def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str],
+                   collected: Mapping[str, set[tuple[str, str]]], partial: set[str], bugs: Iterable[str]) -> list[str]:
+    """Record each bug's results in this environment's evidence file, and forget the results of
+    tests that are gone, for every bug with evidence; returns what could not be written (a broken
+    evidence file is left as it is, and the other bugs' results still land)."""
     from tracer.evidence import Environment, EvidenceError, Outcome, fingerprints, forget_missing_tests, updated_evidence
     from tracer.scanner import iter_tagged
     from tracer.sources import scan_project
 
     environment = Environment.of(facts)
     scans = scan_project(config)
-    by_bug: dict[str, list[tuple[str, str, Outcome]]] = {}
+    by_bug: dict[str, list[tuple[str, str, Outcome]]] = {bug: [] for bug in bugs}
     for test_id, entry in sorted(results.items()):
         outcome = Outcome.FAILED if entry.outcome == "error" else Outcome(entry.outcome)
         for bug, item_id in entry.links:
             by_bug.setdefault(bug, []).append((item_id, test_id, outcome))
-    collected_files = {test_id.partition("::")[0] for test_id in collected} - partial
     errors = []
     for bug, rows in sorted(by_bug.items()):
-        prints = fingerprints(config.root, iter_tagged(scans, bug))
         try:
-            forget_missing_tests(config, bug, collected_files, collected, environment)
+            forget_missing_tests(config, bug, collected, partial, environment)
+            if not rows:
+                continue
+            prints = fingerprints(config.root, iter_tagged(scans, bug))
             with updated_evidence(config, bug, environment) as evidence:
                 for item_id, test_id, outcome in rows:
                     evidence.record(item_id, test_id, outcome, prints)
-        except EvidenceError as error:
+        except (EvidenceError, OSError, UnicodeError) as error:
             errors.append(str(error))
     return errors

@@ -44,7 +44,8 @@ class TracerError(Exception):
     def __str__(self) -> str:
         if self.path is None:
             return self.message
-        return f"{shown_path(Path(self.path))}:{self.line or 1}: {self.message}"
+        where = shown_path(Path(self.path))
+        return f"{where}:{self.line}: {self.message}" if self.line else f"{where}: {self.message}"
 
 
 def shown_path(path: Path, base: Path | None = None) -> str:

@@ -126,18 +126,20 @@ def _cleanup_on_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def pre_fix_worktree(config: Config, commit: str) -> Iterator[Path]:
-    """The old code at `commit` with the current tests and reports laid over it; always removed."""
+    """The old project at `commit` (in its folder of the repository's worktree) with the current
+    tests and reports laid over it; the worktree is always removed."""
     worktree = Path(tempfile.mkdtemp(prefix="tracer-prove-"))
     added = False
     with _cleanup_on_signals():
         try:
             git(config.root, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
             added = True
+            project = worktree / config.repo_prefix
             for relative in [*config.test_roots, config.reports_dir]:
                 source = config.root / relative
                 if source.is_dir():
-                    shutil.copytree(source, worktree / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-            yield worktree
+                    shutil.copytree(source, project / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            yield project
         finally:
             if added:
                 with contextlib.suppress(GitError):
@@ -147,9 +149,10 @@ def pre_fix_worktree(config: Config, commit: str) -> Iterator[Path]:
                 git(config.root, "worktree", "prune")
 
 
-def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat: int = DEFAULT_REPEAT) -> ProveResult:
+def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat: int = DEFAULT_REPEAT,
+              code: str = "") -> ProveResult:
     """Run the bug's linked tests `repeat` times before the fix and after it; keep the proof with
-    the evidence of the environment they ran in."""
+    the evidence of the environment they ran in, and `code`, the code id of the fixed code."""
     revision = base or report.pre_fix_revision
     if not revision:
         raise TracerError(f"{report.bug_id} names no pre_fix_revision; give --base REV", report.path, report.line_of("bug_id"))
@@ -175,7 +178,7 @@ def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat
         verdict = classify([run.outcomes.get(test_id) for run in before], [run.outcomes.get(test_id) for run in after])
         for item_id in linked_items:
             items.setdefault(item_id, {})[test_id] = verdict
-    proof = Proof(commit, repeat, items)
+    proof = Proof(commit, repeat, items, code)
     if environment.facts:
         with updated_evidence(config, report.bug_id, environment) as stored:
             stored.proof = proof

@@ -16,8 +16,8 @@ import yaml
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import ScopeDiff, diff_scopes, scope_source
-from tracer.evidence import BugStatus, ItemState, evidence_folder
-from tracer.gitio import GitError, resolve_revision
+from tracer.evidence import BugStatus, ItemState, evidence_files
+from tracer.gitio import GitError, is_shallow, resolve_revision
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import TaggedScope
@@ -66,16 +66,18 @@ def unified_diff(old: str, new: str, shown: str) -> str:
 
 
 def stale_document(document: Document, shown: str) -> Drift | None:
-    """None where the file on disk says what it would say now, else where and how it differs."""
+    """None where the file on disk holds the bytes `atomic_write` would write now, else where and
+    how it differs."""
     try:
-        old = document.path.read_text(encoding="utf-8") if document.path.is_file() else None
-    except UnicodeDecodeError:
-        old = ""
-    if old == document.text:
+        data = document.path.read_bytes() if document.path.is_file() else None
+    except OSError:
+        data = None
+    if data == document.text.encode("utf-8", "surrogateescape"):
         return None
-    old_lines, new_lines = split_lines(old or ""), split_lines(document.text)
+    old = (data or b"").decode("utf-8", "surrogateescape")
+    old_lines, new_lines = split_lines(old), split_lines(document.text)
     first = next((n for n, (a, b) in enumerate(zip(old_lines, new_lines), start=1) if a != b), min(len(old_lines), len(new_lines)) + 1)
-    return Drift(first, unified_diff(old or "", document.text, shown), old is None)
+    return Drift(first, unified_diff(old, document.text, shown), data is None)
 
 
 # Templates
@@ -286,15 +288,20 @@ def render_document(config: Config, bug: BugStatus, base: str | None = None, cac
     cached = cache.get(key)
     if cached is not None:
         return Document(out, cached)
-    kept = committed_diffs(out) if diff_base_missing(config, bug.report, base) else None
+    kept = committed_diffs(out) if diff_base_missing(config, bug.report, base) and is_shallow(config.root) else None
     text = render_template(config, TEMPLATE, document_context(config, bug, base, out, kept_diffs=kept))
     cache.put(key, text)
     return Document(out, text)
 
 
 def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
-    """A digest of a document's inputs: the report, its evidence, the templates, the tagged files,
-    the commit the diffs are taken against (or, where it is missing, the document on disk)."""
+    return "document-" + digest_of(config.cache_key, *project_templates(config), *bug_inputs(config, bug, base)) + ".md"
+
+
+def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[bytes | str]:
+    """What a bug's document or page is made of, for cache keys: the report, its item states and
+    evidence files, the tagged files, and the commit the diffs are taken against (or, where this
+    clone lacks it, the document on disk whose diffs are kept)."""
     report = bug.report
     revision = base or report.pre_fix_revision or ""
     try:
@@ -302,14 +309,13 @@ def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
     except GitError:
         on_disk = document_path(config, report)
         commit = "unresolved:" + revision + ":" + (on_disk.read_text(encoding="utf-8", errors="replace") if on_disk.is_file() else "")
-    parts: list[bytes | str] = [config.cache_key, report.path, (config.root / report.path).read_bytes(), commit]
-    folder = evidence_folder(config, report.bug_id)
-    for evidence in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    # the item states too: they depend on more than these files (which linked test files exist)
+    parts: list[bytes | str] = [report.path, (config.root / report.path).read_bytes(), commit, repr(bug.items)]
+    for evidence in evidence_files(config, report.bug_id):
         parts += [evidence.name, evidence.read_bytes()]
-    parts += project_templates(config)
     for tagged_path in sorted({t.path for t in bug.tagged}):
         parts += [tagged_path, (config.root / tagged_path).read_bytes()]
-    return "document-" + digest_of(*parts) + ".md"
+    return parts
 
 
 def project_templates(config: Config) -> list[bytes | str]:

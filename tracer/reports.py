@@ -106,7 +106,9 @@ class _Invalid(ValueError):
 
 
 def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if isinstance(value, str) and not value.strip():
+        raise _Invalid("must not be empty")
+    if not isinstance(value, str):
         hint = " (YAML reads yes, no, on, off, null and numbers as such: quote it)" if value is not None else ""
         raise _Invalid(f"must be text, got {_kind(value)}{hint}")
     return value

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.evidence import BugStatus, ItemState, LinkedResult, evidence_folder
+from tracer.evidence import BugStatus, ItemState, LinkedResult
 from tracer.fileio import atomic_write
-from tracer.gitio import GitError, head_commit, resolve_revision
+from tracer.gitio import head_commit, is_shallow
 from tracer.problems import TracerError
 from tracer.render import (
+    bug_inputs,
     committed_diffs,
     diff_base_missing,
     document_context,
@@ -168,7 +169,7 @@ class _Renderer:
         """A bug page: its key is a digest of the files it is made of, so a warm run neither runs
         git diff nor highlights any code."""
         path = bug_page(bug.report.bug_id)
-        key = "site-" + digest_of(*self._common, path, *_bug_inputs(self.config, bug)) + ".html"
+        key = "site-" + digest_of(*self._common, path, *bug_inputs(self.config, bug)) + ".html"
         def make() -> str:
             context = bug_context(self.config, bug, self.folder / path, self.commit)
             return self._render("bug", {**context, "root": "../" * path.count("/")})
@@ -218,26 +219,6 @@ def site_environment(config: Config) -> jinja2.Environment:
     environment.filters["ticks"] = inline_code
     environment.filters["state_class"] = lambda state: f"state-{state}"
     return environment
-
-
-def _bug_inputs(config: Config, bug: BugStatus) -> list[bytes | str]:
-    """What a bug page is made of: the report, its evidence, the tagged files, and the commit the
-    diffs are taken against (or, where this clone lacks it, the document on disk whose diffs the
-    page keeps), as `render_document`'s key."""
-    report = bug.report
-    revision = report.pre_fix_revision or ""
-    try:
-        commit = resolve_revision(config.root, revision) if revision else ""
-    except GitError:
-        on_disk = document_path(config, report)
-        commit = "unresolved:" + revision + ":" + (on_disk.read_text(encoding="utf-8", errors="replace") if on_disk.is_file() else "")
-    parts: list[bytes | str] = [report.path, (config.root / report.path).read_bytes(), commit]
-    folder = evidence_folder(config, report.bug_id)
-    for evidence in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        parts += [evidence.name, evidence.read_bytes()]
-    for tagged_path in sorted({t.path for t in bug.tagged}):
-        parts += [tagged_path, (config.root / tagged_path).read_bytes()]
-    return parts
 
 
 # The pages' contexts
@@ -338,7 +319,8 @@ def _anchor(text: str) -> str:
 def bug_context(config: Config, bug: BugStatus, page: Path, commit: str) -> dict[str, Any]:
     """The code-changes document's context, with each scope's source highlighted (its change
     blocks marked), its diff coloured, and the report's sections as HTML."""
-    kept = committed_diffs(document_path(config, bug.report)) if diff_base_missing(config, bug.report, None) else None
+    missing = diff_base_missing(config, bug.report, None) and is_shallow(config.root)
+    kept = committed_diffs(document_path(config, bug.report)) if missing else None
     context = document_context(config, bug, None, page, commit, kept)
     lines = read_lines(config.root, (t.path for t in bug.tagged))
     for view, tagged in zip(context["functions"], bug.tagged):

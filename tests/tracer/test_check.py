@@ -99,7 +99,7 @@ def test_stale_and_failed_evidence_and_a_verified_status_with_open_items(clean, 
         "fingerprints": {"c1": {"src/demo/step.py::<module>": "old", "src/demo/step.py::Head.step": "old"}},
         "items": {"edge-cases": {"tests/test_x.py::test_edges": {"code": "c1", "outcome": "passed"}}},
     }
-    make_files(clean, {EVIDENCE: json.dumps(evidence)})
+    make_files(clean, {EVIDENCE: json.dumps(evidence), "tests/test_x.py": "def test_edges(): pass\n"})
     report = clean / REPORT
     report.write_text(report.read_text().replace("status: fixed", "status: verified"))
     main(["render", "--all"])

@@ -177,3 +177,77 @@ def test_tests_see_no_lock_file_in_the_work_tree(machines, monkeypatch):
     leftovers = subprocess.run(["find", ".", "-name", "*.lock", "-not", "-path", "./.tracer-cache/*"], cwd=machines.path,
                                capture_output=True, text=True).stdout
     assert leftovers == ""
+
+
+def test_merge_takes_only_evidence_of_a_known_bug_its_items_and_an_environment(machines, monkeypatch, capsys, tmp_path_factory):
+    run_on(machines, monkeypatch, "gpu")
+    good = json.loads((machines.path / evidence_file(machines, "gpu")).read_text())
+    folder = tmp_path_factory.mktemp("artifact")
+    cases = {
+        "escape.json": ({**good, "bug_id": "../../../../escaped"}, "which has no bug report here"),
+        "unknown.json": ({**good, "bug_id": "BUG-20991231-999"}, "which has no bug report here"),
+        "signoffs.json": ({**good, "environment": {}}, "a file of sign-offs"),
+        "items.json": ({**good, "items": {**good["items"], "no-such-item": {}}}, "does not have: no-such-item"),
+    }
+    before = sorted(p.relative_to(machines.path) for p in machines.path.rglob("*") if ".tracer-cache" not in p.parts)
+    for name, (data, message) in cases.items():
+        (folder / name).write_text(json.dumps(data))
+        assert main(["evidence", "merge", str(folder / name)]) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.relative_to(machines.path) for p in machines.path.rglob("*") if ".tracer-cache" not in p.parts) == before
+    assert not list(machines.path.parent.rglob("escaped*"))
+
+
+def test_a_rerun_replaces_evidence_of_an_old_fingerprint_scheme(machines, monkeypatch, capsys):
+    run_on(machines, monkeypatch, "cpu")
+    path = machines.path / evidence_file(machines, "cpu")
+    path.write_text(path.read_text().replace('"fingerprint_scheme": 2', '"fingerprint_scheme": 1'))
+    run_on(machines, monkeypatch, "cpu")
+    assert '"fingerprint_scheme": 2' in path.read_text()
+    assert "(`edge-cases`): **verified**" in document(capsys)
+
+
+def test_a_result_goes_when_its_test_no_longer_links_to_the_item_or_its_file_is_gone(machines, monkeypatch, capsys):
+    run_on(machines, monkeypatch, "cpu")
+    tests = machines.path / "tests" / "test_step.py"
+    tests.write_text(tests.read_text().replace('@pytest.mark.verifies(BUG, "gradient")', '@pytest.mark.verifies(BUG, "edge-cases")'))
+    run_on(machines, monkeypatch, "cpu")
+    assert "(`gradient`): **open**: no linked test has run" in document(capsys)
+    tests.unlink()
+    assert "(`edge-cases`): **open**: no linked test has run" in document(capsys)
+
+
+def test_last_failed_reruns_keep_the_results_of_the_tests_they_skip(machines, monkeypatch):
+    tests = machines.path / "tests" / "test_step.py"
+    tests.write_text(tests.read_text().replace("step(0.5) == 0.5", "step(0.5) == float(os.environ.get('MIDDLE', '0.6'))"))
+    run_on(machines, monkeypatch, "cpu", "-p", "cacheprovider").assert_outcomes(passed=3, failed=1, skipped=2)
+    monkeypatch.setenv("MIDDLE", "0.5")
+    run_on(machines, monkeypatch, "cpu", "-p", "cacheprovider", "--lf").assert_outcomes(passed=1)
+    items = json.loads((machines.path / evidence_file(machines, "cpu")).read_text())["items"]
+    assert {test.split("::")[1] for test in items["edge-cases"]} == {"test_edges", "test_middle"}
+    assert "tests/test_step.py::test_gradient" in items["gradient"]
+
+
+def test_a_failure_on_older_code_yields_to_a_pass_of_the_same_test_on_the_current_code(machines, monkeypatch, capsys):
+    tests = machines.path / "tests" / "test_step.py"
+    tests.write_text(tests.read_text().replace("step(0.5) == 0.5", "step(0.5) == (0.6 if os.environ.get('DEVICE') == 'old' else 0.5)"))
+    run_on(machines, monkeypatch, "old")  # a runner that is gone now
+    source = machines.path / "demo" / "step.py"
+    source.write_text(source.read_text().replace("return min(", "return 1.0 * min("))
+    assert "(`edge-cases`): **failed**" in document(capsys)  # no result on the current code yet: the failure stands
+    run_on(machines, monkeypatch, "cpu")
+    assert "(`edge-cases`): **verified**" in document(capsys)
+
+
+def test_a_sign_off_on_the_current_code_covers_an_item_whose_tests_are_stale(machines, monkeypatch, capsys):
+    run_on(machines, monkeypatch, "cpu")
+    source = machines.path / "demo" / "step.py"
+    source.write_text(source.read_text().replace("return min(", "return 1.0 * min("))
+    assert "(`gradient`): **stale**" in document(capsys)
+    assert main(["signoff", BUG, "gradient", "--by", "Ada", "--reason", "read the new code"]) == 0
+    assert "(`gradient`): **manual**: signed off by Ada: read the new code" in document(capsys)
+
+
+def test_environments_with_dashes_in_their_facts_get_files_of_their_own():
+    assert Environment.of({"a": "b-c"}).file_stem != Environment.of({"a-b": "c"}).file_stem
+    assert Environment.of(python_environment()).file_stem == "{implementation}{python}-{platform}".format(**python_environment())

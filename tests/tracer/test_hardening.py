@@ -245,7 +245,7 @@ def test_paths_are_relative_to_the_repository_root(tmp_path, monkeypatch, capsys
 def test_output_refuses_anything_but_a_regular_file(rendered_project, capsys):
     os.mkfifo(rendered_project / "pipe.md")
     assert main(["render", BUG, "-o", "pipe.md"]) == 2
-    assert "pipe.md:1: not a regular file" in capsys.readouterr().err
+    assert "pipe.md: not a regular file" in capsys.readouterr().err
     assert (rendered_project / "pipe.md").is_fifo()
     assert main(["render", BUG, "-o", "/dev/null"]) == 2
     assert Path("/dev/null").is_char_device()
@@ -353,3 +353,71 @@ def test_the_fence_reader_agrees_with_markdown_it(lines):
         if token.type == "fence" and token.map:
             expected.update(range(*token.map))
     assert code_lines(lines) == expected
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_rendered_and_checked(rendered_project, capsys):
+    name = os.fsdecode(b"caf\xe9.py")
+    (rendered_project / "src" / "demo" / name).write_text(f"def f():\n    # {BUG}: in a latin-1 name\n    return 1\n")
+    assert main(["render", "--all"]) == 0
+    assert main(["site"]) == 0
+    document = (rendered_project / DOCUMENT).read_bytes()
+    assert b"src/demo/caf\xe9.py" in document  # the name's own bytes
+    capsys.readouterr()
+    main(["check"])
+    codes = {line.split(": ")[1].split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert codes == {"C301", "W501"}  # the sign-off pinned before the new tag is stale; the document is current
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "dangling link", "link out of the project"])
+def test_only_regular_files_of_the_evidence_folder_are_read(rendered_project, tmp_path_factory, kind):
+    import subprocess
+    import sys
+
+    folder = rendered_project / "docs" / "bug_reports" / "evidence" / BUG.lower()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "odd.json"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    elif kind == "dangling link":
+        target.symlink_to(rendered_project / "nowhere.json")
+    else:
+        outside = tmp_path_factory.mktemp("outside") / "secret.json"
+        outside.write_text("{}")
+        target.symlink_to(outside)
+    command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))"]
+    for args in (["check"], ["render", "--all"], ["site"]):
+        done = subprocess.run([*command, *args], cwd=rendered_project, capture_output=True, text=True, timeout=120)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_a_pre_fix_revision_that_is_not_a_commit_is_an_error_in_a_full_clone(rendered_project, capsys):
+    report = rendered_project / REPORT
+    text = report.read_text()
+    revision = re.search(r"pre_fix_revision: (\S+)", text)[1]
+    report.write_text(text.replace(revision, "deadbeef1234"))
+    main(["render", "--all"])
+    capsys.readouterr()
+    assert main(["check"]) == 1
+    assert f"{REPORT}:9: C202 pre_fix_revision deadbeef1234 is not a commit of this repository" in capsys.readouterr().out
+    assert main(["render", BUG, "--base", "nonexistent"]) == 2
+    assert "nonexistent is not a commit of this repository" in capsys.readouterr().err
+
+
+def test_prove_runs_a_project_in_a_subfolder_of_its_repository(tmp_path, monkeypatch, capsys):
+    git(tmp_path, "init", "-q", "-b", "main")
+    project = tmp_path / "sub"
+    make_files(project, {"pyproject.toml": '[tool.tracer]\nsource_roots = ["demo"]\n', "demo/__init__.py": "",
+                         "demo/step.py": "def step(x):\n    return x\n"})
+    revision = commit_all(tmp_path, "buggy")
+    make_files(project, {
+        "demo/step.py": f"def step(x):\n    # {BUG}: clamp\n    return min(max(x, 0.0), 1.0)\n",
+        f"docs/bug_reports/{BUG.lower()}-x.md": report_text(revision=revision, items=ITEMS),
+        "tests/test_step.py": f"import pytest\n\nfrom demo.step import step\n\n\n@pytest.mark.verifies('{BUG}', 'edge-cases')\n"
+                              "def test_edges():\n    assert step(2) == 1.0\n",
+    })
+    commit_all(tmp_path, "fix")
+    monkeypatch.chdir(project)
+    assert main(["prove", BUG, "--repeat", "1"]) == 0
+    assert "edge-cases                   proven             tests/test_step.py::test_edges" in capsys.readouterr().out
