@@ -5,6 +5,8 @@ so they test this checkout's plugin whether or not tracer is installed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 BUG = "BUG-20250101-001"
@@ -106,3 +108,16 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     (pytester.path / "tests" / "test_step.py").write_text(TESTS)
     pytester.syspathinsert()
     return pytester
+
+
+@pytest.fixture
+def clean(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The small project of tests/tracer/project.py with its documents rendered, as the current
+    folder: check finds only the one warning."""
+    from tests.tracer.project import build
+    from tracer.cli import main
+
+    build(in_tmp)
+    assert main(["render", "--all"]) == 0
+    capsys.readouterr()
+    return in_tmp

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.conftest import make_files
-from tests.tracer.project import BUG, build
+from tests.tracer.project import BUG
 from tracer.cli import main
 from tracer.evidence import FINGERPRINT_SCHEME, Environment
 
@@ -15,15 +13,6 @@ REPORT = f"docs/bug_reports/{BUG.lower()}-overflow.md"
 DOCUMENT = f"docs/bug_reports/{BUG.lower()}-overflow-code-changes.md"
 ENVIRONMENT = Environment.of({"implementation": "cpython", "python": "3.11", "platform": "linux"})
 EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}/{ENVIRONMENT.file_stem}.json"
-
-
-@pytest.fixture
-def clean(in_tmp, capsys):
-    """The small project with its documents rendered: check finds only the one warning."""
-    build(in_tmp)
-    assert main(["render", "--all"]) == 0
-    capsys.readouterr()
-    return in_tmp
 
 
 def run_check(capsys, *args: str) -> tuple[int, list[str]]:

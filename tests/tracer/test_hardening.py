@@ -149,16 +149,8 @@ def test_an_id_pattern_with_groups_and_flags_is_one_group_of_its_own(in_tmp, cap
 # Outputs
 
 
-@pytest.fixture
-def rendered_project(in_tmp, capsys):
-    build(in_tmp)
-    assert main(["render", "--all"]) == 0
-    capsys.readouterr()
-    return in_tmp
-
-
-def test_json_with_diff_is_one_valid_document(rendered_project, capsys):
-    source = rendered_project / "src/demo/step.py"
+def test_json_with_diff_is_one_valid_document(clean, capsys):
+    source = clean / "src/demo/step.py"
     source.write_text("\n" + source.read_text())
     assert main(["check", "--format", "json", "--diff"]) == 1
     findings = json.loads(capsys.readouterr().out)
@@ -166,8 +158,8 @@ def test_json_with_diff_is_one_valid_document(rendered_project, capsys):
     assert stale["diff"].startswith(f"--- {DOCUMENT} (on disk)")
 
 
-def test_github_annotations_cannot_inject_workflow_commands(rendered_project, capsys):
-    make_files(rendered_project, {"src/demo/evil.py": "def f():\n    # BUG-2025-9: 100% done, ::add-mask::secret\n    return 1\n"})
+def test_github_annotations_cannot_inject_workflow_commands(clean, capsys):
+    make_files(clean, {"src/demo/evil.py": "def f():\n    # BUG-2025-9: 100% done, ::add-mask::secret\n    return 1\n"})
     main(["check", "--format", "github"])
     (line,) = [l for l in capsys.readouterr().out.splitlines() if "C103" in l]
     assert line.startswith("::error file=src/demo/evil.py,line=2,title=C103::")
@@ -175,12 +167,12 @@ def test_github_annotations_cannot_inject_workflow_commands(rendered_project, ca
     assert escape_data("a\nb\r%") == "a%0Ab%0D%25" and escape_property("a:b,c") == "a%3Ab%2Cc"
 
 
-def test_sarif_is_a_sarif_2_1_0_log_that_code_scanning_reads(rendered_project, capsys):
+def test_sarif_is_a_sarif_2_1_0_log_that_code_scanning_reads(clean, capsys):
     import jsonschema
 
-    (rendered_project / REPORT).write_text((rendered_project / REPORT).read_text().replace("severity: High", "severity: Urgent"))
+    (clean / REPORT).write_text((clean / REPORT).read_text().replace("severity: High", "severity: Urgent"))
     assert main(["check", "--format", "sarif", "--output-file", "tracer.sarif"]) == 1
-    log = json.loads((rendered_project / "tracer.sarif").read_text())
+    log = json.loads((clean / "tracer.sarif").read_text())
     jsonschema.Draft7Validator(SARIF_SUBSET).validate(log)
     (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "R003"]
     assert result["locations"][0]["physicalLocation"] == {
@@ -242,17 +234,17 @@ def test_paths_are_relative_to_the_repository_root(tmp_path, monkeypatch, capsys
     assert f"::error file=sub/{REPORT},line=4,title=R003::" in capsys.readouterr().out
 
 
-def test_output_refuses_anything_but_a_regular_file(rendered_project, capsys):
-    os.mkfifo(rendered_project / "pipe.md")
+def test_output_refuses_anything_but_a_regular_file(clean, capsys):
+    os.mkfifo(clean / "pipe.md")
     assert main(["render", BUG, "-o", "pipe.md"]) == 2
     assert "pipe.md: not a regular file" in capsys.readouterr().err
-    assert (rendered_project / "pipe.md").is_fifo()
+    assert (clean / "pipe.md").is_fifo()
     assert main(["render", BUG, "-o", "/dev/null"]) == 2
     assert Path("/dev/null").is_char_device()
 
 
-def test_a_project_template_cannot_run_python(rendered_project, capsys):
-    make_files(rendered_project, {"templates/code_changes.md.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"})
+def test_a_project_template_cannot_run_python(clean, capsys):
+    make_files(clean, {"templates/code_changes.md.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"})
     assert main(["check"]) == 1
     assert "C201 cannot render: template error: access to attribute '__class__' of 'str' object is unsafe" in capsys.readouterr().out
 
@@ -260,17 +252,17 @@ def test_a_project_template_cannot_run_python(rendered_project, capsys):
 # Generated Markdown
 
 
-def test_generated_markdown_reads_alike_in_every_renderer(rendered_project):
+def test_generated_markdown_reads_alike_in_every_renderer(clean):
     from markdown_it import MarkdownIt
 
-    report = rendered_project / REPORT
+    report = clean / REPORT
     text = report.read_text().replace("title: Overflow in the step function", """title: "It's \\"quoted\\": a title" """)
     text = text.replace("author: someone", "author: O'Brien, Jr.").replace("tags: [nan]", "tags: ['it''s', \"a: b\"]")
     report.write_text(text)
-    source = rendered_project / "src/demo/step.py"
+    source = clean / "src/demo/step.py"
     source.write_text(source.read_text().replace("        return sigmoid(", '        fence = "```"\n        return sigmoid('))
     assert main(["render", "--all"]) == 0
-    document = (rendered_project / DOCUMENT).read_text()
+    document = (clean / DOCUMENT).read_text()
     front = yaml.safe_load(document.split("---\n")[1])
     assert front["title"] == f"Code Changes for {BUG}" and front["author"] == "O'Brien, Jr." and front["tags"] == ["it's", "a: b"]
     tokens = MarkdownIt("commonmark").enable("table").parse(document)
@@ -280,7 +272,7 @@ def test_generated_markdown_reads_alike_in_every_renderer(rendered_project):
     fields = [t.content for t in tokens if t.type == "inline" and t.content.startswith(("**Bug ID:**", "**Method:**", "**Lines:**"))]
     assert fields and all(field.count("**") == 2 for field in fields), "each field is a paragraph of its own"
     nested = [t for t in tokens if t.type == "bullet_list_open" and t.level > 1]
-    index = (rendered_project / "docs/bug_reports/index.md").read_text()
+    index = (clean / "docs/bug_reports/index.md").read_text()
     rows = [t for t in MarkdownIt("commonmark").enable("table").parse(index) if t.type == "tr_open"]
     assert len(rows) == 2  # the header and one bug
     assert re.search(r"^    - Proof", document, re.MULTILINE) is None or nested
@@ -323,10 +315,10 @@ def test_two_tracer_new_at_once_hand_out_different_ids(in_tmp):
     assert ids == [f"bug-20251110-00{n}" for n in range(1, 5)]
 
 
-def test_on_a_shallow_clone_the_committed_diffs_are_kept(rendered_project, tmp_path_factory, capsys):
-    commit_all(rendered_project, "documents")
+def test_on_a_shallow_clone_the_committed_diffs_are_kept(clean, tmp_path_factory, capsys):
+    commit_all(clean, "documents")
     clone = tmp_path_factory.mktemp("ci") / "clone"
-    git(rendered_project.parent, "clone", "-q", "--depth", "1", f"file://{rendered_project}", str(clone))
+    git(clean.parent, "clone", "-q", "--depth", "1", f"file://{clean}", str(clone))
     os.chdir(clone)
     capsys.readouterr()
     code = main(["check"])
@@ -355,12 +347,12 @@ def test_the_fence_reader_agrees_with_markdown_it(lines):
     assert code_lines(lines) == expected
 
 
-def test_a_file_name_that_is_not_utf8_is_scanned_rendered_and_checked(rendered_project, capsys):
+def test_a_file_name_that_is_not_utf8_is_scanned_rendered_and_checked(clean, capsys):
     name = os.fsdecode(b"caf\xe9.py")
-    (rendered_project / "src" / "demo" / name).write_text(f"def f():\n    # {BUG}: in a latin-1 name\n    return 1\n")
+    (clean / "src" / "demo" / name).write_text(f"def f():\n    # {BUG}: in a latin-1 name\n    return 1\n")
     assert main(["render", "--all"]) == 0
     assert main(["site"]) == 0
-    document = (rendered_project / DOCUMENT).read_bytes()
+    document = (clean / DOCUMENT).read_bytes()
     assert b"src/demo/caf\xe9.py" in document  # the name's own bytes
     capsys.readouterr()
     main(["check"])
@@ -369,11 +361,11 @@ def test_a_file_name_that_is_not_utf8_is_scanned_rendered_and_checked(rendered_p
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder", "dangling link", "link out of the project"])
-def test_only_regular_files_of_the_evidence_folder_are_read(rendered_project, tmp_path_factory, kind):
+def test_only_regular_files_of_the_evidence_folder_are_read(clean, tmp_path_factory, kind):
     import subprocess
     import sys
 
-    folder = rendered_project / "docs" / "bug_reports" / "evidence" / BUG.lower()
+    folder = clean / "docs" / "bug_reports" / "evidence" / BUG.lower()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "odd.json"
     if kind == "fifo":
@@ -381,19 +373,19 @@ def test_only_regular_files_of_the_evidence_folder_are_read(rendered_project, tm
     elif kind == "folder":
         target.mkdir()
     elif kind == "dangling link":
-        target.symlink_to(rendered_project / "nowhere.json")
+        target.symlink_to(clean / "nowhere.json")
     else:
         outside = tmp_path_factory.mktemp("outside") / "secret.json"
         outside.write_text("{}")
         target.symlink_to(outside)
     command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))"]
     for args in (["check"], ["render", "--all"], ["site"]):
-        done = subprocess.run([*command, *args], cwd=rendered_project, capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*command, *args], cwd=clean, capture_output=True, text=True, timeout=120)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)
 
 
-def test_a_pre_fix_revision_that_is_not_a_commit_is_an_error_in_a_full_clone(rendered_project, capsys):
-    report = rendered_project / REPORT
+def test_a_pre_fix_revision_that_is_not_a_commit_is_an_error_in_a_full_clone(clean, capsys):
+    report = clean / REPORT
     text = report.read_text()
     revision = re.search(r"pre_fix_revision: (\S+)", text)[1]
     report.write_text(text.replace(revision, "deadbeef1234"))
