@@ -5,8 +5,8 @@ printing: the shell turns the answers into text and exit codes."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
-from functools import cached_property
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from tracer.scanner import FileScan, IdTags, TaggedScope, all_tags, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
-    from tracer.check import CheckResult
+    from tracer.check import CheckResult, RenderedOrNot
     from tracer.evidence import BugStatus
     from tracer.prove import ProveResult
     from tracer.render import Document
@@ -150,7 +150,10 @@ class Project:
         from tracer.gitio import is_shallow
         from tracer.render import diff_base_missing, index_path
 
-        bugs, bug_problems, documents, missing = [], [], [], {}
+        bugs: list[BugStatus] = []
+        bug_problems: list[Problem] = []
+        documents: list[RenderedOrNot] = []
+        missing: dict[str, str] = {}
         for report, outcome in zip(sorted(self.reports.reports, key=lambda r: r.bug_id), self.all_bugs()):
             hint = f"run tracer render {report.bug_id}"
             if isinstance(outcome, TracerError):
@@ -160,7 +163,7 @@ class Project:
             revision = diff_base_missing(self.config, report, None)
             if revision:
                 missing[report.bug_id] = revision
-            documents.append(self._rendered(lambda: self.document(report.bug_id), hint, report.path, "cannot render"))
+            documents.append(self._rendered(partial(self.document, report.bug_id), hint, report.path, "cannot render"))
         if index_path(self.config).exists() or self.reports.reports:
             shown = index_path(self.config).relative_to(self.config.root).as_posix()
             documents.append(self._rendered(self.index, "run tracer render --all", shown, "cannot render the index"))
@@ -169,7 +172,8 @@ class Project:
                              self.is_empty, strict)
 
     @staticmethod
-    def _rendered(render: Any, hint: str, path: str, what: str) -> Any:
+    def _rendered(render: Callable[[], Document], hint: str, path: str, what: str) -> RenderedOrNot:
+        """A document as rendered now, or the C201 problem that kept it from rendering."""
         from tracer.check import RenderedOrNot
 
         try:
