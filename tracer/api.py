@@ -5,7 +5,7 @@ printing: the shell turns the answers into text and exit codes."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,9 +88,10 @@ class Project:
             self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root)
         return self._bugs[report.bug_id]
 
-    def sign_off(self, bug_id: str, sign_offs: Mapping[str, tuple[str, str]]) -> None:
+    def sign_off(self, bug_id: str, sign_offs: Mapping[str, tuple[str, str]], from_report: bool = False,
+                 revoked: Iterable[str] = ()) -> None:
         """Record sign-offs, item -> (by, reason), pinned to the bug's code as it is now: each goes
-        stale when that code changes."""
+        stale when that code changes. `revoked` items lose theirs."""
         from tracer.evidence import Environment, SignOff, fingerprints, updated_evidence
 
         report = self.report(bug_id)
@@ -102,22 +103,24 @@ class Project:
         prints = fingerprints(self.config.root, self.tagged(report.bug_id))
         with updated_evidence(self.config, report.bug_id, Environment(())) as evidence:
             for item_id, (by, reason) in sign_offs.items():
-                evidence.signoffs[item_id] = SignOff(by, reason, evidence.remember(prints))
+                evidence.signoffs[item_id] = SignOff(by, reason, evidence.remember(prints), from_report)
+            for item_id in revoked:
+                evidence.signoffs.pop(item_id, None)
         self._bugs.pop(report.bug_id, None)
 
     def pin_signoffs(self, bug_id: str) -> None:
-        """Pin the report's manual sign-offs to the code as it is now, where they are not pinned
-        yet (or say something else now)."""
+        """Keep the report's manual sign-offs pinned to the code: pin those not pinned yet (or that
+        say something else now) to the code as it is now, and drop those the report no longer has."""
         bug = self.bug(bug_id)
         recorded = bug.evidence.signoffs
+        manual = {item.id: item.manual for item in bug.report.checklist if item.manual is not None}
         unpinned = {
-            item.id: (item.manual.by, item.manual.reason)
-            for item in bug.report.checklist
-            if item.manual is not None
-            and (item.id not in recorded or (recorded[item.id].by, recorded[item.id].reason) != (item.manual.by, item.manual.reason))
+            item_id: (entry.by, entry.reason) for item_id, entry in manual.items()
+            if item_id not in recorded or (recorded[item_id].by, recorded[item_id].reason) != (entry.by, entry.reason)
         }
-        if unpinned:
-            self.sign_off(bug.report.bug_id, unpinned)
+        revoked = [item_id for item_id, sign_off in recorded.items() if sign_off.from_report and item_id not in manual]
+        if unpinned or revoked:
+            self.sign_off(bug.report.bug_id, unpinned, from_report=True, revoked=revoked)
 
     def document(self, bug_id: str, base: str | None = None) -> Document:
         from tracer.render import render_document

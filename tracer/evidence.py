@@ -179,6 +179,7 @@ class SignOff:
     by: str
     reason: str
     code: str
+    from_report: bool = False  # pinned from the report's `manual:` entry, so it goes when that entry goes
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,10 @@ class EvidenceFile:
             },
         }
         if self.signoffs:
-            data["signoffs"] = {i: {"by": s.by, "reason": s.reason, "code": s.code} for i, s in sorted(self.signoffs.items())}
+            data["signoffs"] = {
+                i: {"by": s.by, "reason": s.reason, "code": s.code, **({"from_report": True} if s.from_report else {})}
+                for i, s in sorted(self.signoffs.items())
+            }
         if self.proof is not None:
             data["proof"] = {
                 "revision": self.proof.revision,
@@ -240,7 +244,9 @@ class EvidenceFile:
                 item: {test: TestResult(Outcome(r["outcome"]), r["code"]) for test, r in tests.items()}
                 for item, tests in data["items"].items()
             },
-            signoffs={item: SignOff(s["by"], s["reason"], s["code"]) for item, s in data.get("signoffs", {}).items()},
+            signoffs={
+                item: SignOff(s["by"], s["reason"], s["code"], s.get("from_report", False)) for item, s in data.get("signoffs", {}).items()
+            },
             proof=None if proof is None else Proof(
                 proof["revision"], proof["repeat"],
                 {i: {t: Verdict(v) for t, v in tests.items()} for i, tests in proof["items"].items()},

@@ -251,3 +251,18 @@ def test_a_sign_off_on_the_current_code_covers_an_item_whose_tests_are_stale(mac
 def test_environments_with_dashes_in_their_facts_get_files_of_their_own():
     assert Environment.of({"a": "b-c"}).file_stem != Environment.of({"a-b": "c"}).file_stem
     assert Environment.of(python_environment()).file_stem == "{implementation}{python}-{platform}".format(**python_environment())
+
+
+def test_a_sign_off_taken_out_of_the_report_no_longer_counts(in_tmp, capsys):
+    from tests.tracer.project import build
+
+    build(in_tmp)
+    assert main(["render", "--all"]) == 0
+    assert "(`reviewed`): **manual**: signed off by reviewer: read the diff" in document(capsys)
+    report = next((in_tmp / "docs" / "bug_reports").glob("bug-*-overflow.md"))
+    report.write_text(report.read_text().replace("    manual: {by: reviewer, reason: read the diff}\n", ""))
+    assert main(["render", "--all"]) == 0
+    assert "(`reviewed`): **open**" in document(capsys)
+    assert main(["signoff", BUG, "reviewed", "--by", "Ada", "--reason", "looked"]) == 0
+    assert main(["render", "--all"]) == 0  # a sign-off given with tracer signoff stays
+    assert "(`reviewed`): **manual**: signed off by Ada: looked" in document(capsys)
