@@ -11,4 +11,9 @@ The pipeline, one way (each module imports only those below it; import-linter ch
     config, cache, gitio, fileio, sourcetext, problems    the ground floor
 """
 
-__version__ = "0.2.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bugfix-tracer")  # one version: the package metadata's
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"

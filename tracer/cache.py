@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tracer import __version__
-from tracer.fileio import atomic_write
+from tracer.fileio import atomic_write, ignore_folder
 
 
 @lru_cache(maxsize=1)
@@ -47,9 +47,7 @@ class ContentCache:
         if self.folder is None:
             return
         try:
-            top = self.folder.parent
-            if not (top / ".gitignore").exists():  # like .pytest_cache: the cache ignores itself
-                atomic_write(top / ".gitignore", "# created by tracer\n*\n")
+            ignore_folder(self.folder.parent)  # like .pytest_cache: the cache ignores itself
             atomic_write(self.folder / key, text)
         except OSError:
             pass  # a read-only checkout still works, only slower

@@ -1,19 +1,23 @@
-"""`tracer check`: the consistency gate. Never writes; turns what the other stages found into
-Problems. The finding codes, in one table:"""
+"""`tracer check`: the consistency gate. Never writes; asks the Project its questions and turns
+the answers into Problems. Every finding is made here. The finding codes, in one table:"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
 
+from tracer.api import Project
 from tracer.config import Config
-from tracer.evidence import BugStatus, ItemStatus, legacy_evidence_path
-from tracer.problems import Problem, Severity
-from tracer.render import Document, stale_document
-from tracer.reports import BugReport, ReportSet, prose_lines
+from tracer.evidence import legacy_evidence_path
+from tracer.gitio import is_shallow
+from tracer.problems import Problem, Severity, TracerError
+from tracer.render import Document, diff_base_missing, index_path, stale_document
+from tracer.reports import BugReport, ReportSet, Status, prose_lines
 from tracer.scanner import FileScan
+from tracer.status import BugStatus, ItemStatus, signoff_command
 
 CODES: dict[str, str] = {
     "R001": "a report that cannot be read",
@@ -44,55 +48,75 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class RenderedOrNot:
-    """A document as rendered now, or the problem that kept it from rendering."""
-
-    hint: str  # what to run to bring it up to date
-    document: Document | None = None
-    problem: Problem | None = None
-
-
-@dataclass(frozen=True)
 class CheckResult:
     problems: tuple[Problem, ...]
     bugs: tuple[BugStatus, ...] = field(default=())
     nothing_to_check: bool = False
 
 
-def check_project(
-    config: Config,
-    reports: ReportSet,
-    scans: Iterable[FileScan],
-    bugs: Iterable[BugStatus],
-    bug_problems: Iterable[Problem],
-    documents: Iterable[RenderedOrNot],
-    missing_bases: Mapping[str, str],
-    shallow: bool,
-    empty: bool,
-    strict: bool = False,
-) -> CheckResult:
-    """Every finding about a project, from what the api computed once: its reports, scans, each
-    bug's status (or the problem that kept it from being computed) and the rendered documents."""
-    scans, bugs = list(scans), list(bugs)
-    problems: list[Problem] = [*reports.problems, *(p for scan in scans for p in scan.problems), *bug_problems]
-    problems += tag_problems(config, reports, scans)
+def check_project(project: Project, strict: bool = False) -> CheckResult:
+    """Every finding about a project: its reports, scans, each bug's states (or the problem that
+    kept them from being computed), the diff bases, and the generated documents."""
+    config, reports, scans = project.config, project.reports, project.scans
+    problems: list[Problem] = [*reports.problems, *project.scan_problems, *tag_problems(config, reports, scans)]
+    bugs: list[BugStatus] = []
+    missing: dict[str, str] = {}
+    for report, outcome in zip(sorted(reports.reports, key=lambda r: r.bug_id), project.all_bugs()):
+        if isinstance(outcome, TracerError):
+            problems.append(_as_problem(outcome, report.path, "C301"))
+            continue
+        bugs.append(outcome)
+        problems += report_text_problems(config, outcome.report)
+        problems += evidence_problems(config, outcome, strict)
+        revision = diff_base_missing(config, report, None)
+        if revision:
+            missing[report.bug_id] = revision
+        problems += _rendered(config, partial(project.documents, report.bug_id), f"run tracer render {report.bug_id}",
+                              report.path, "cannot render")
+    problems += _missing_base_problems(config, bugs, missing)
+    if index_path(config).exists() or reports.reports:
+        shown = index_path(config).relative_to(config.root).as_posix()
+        problems += _rendered(config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index")
+    problems += link_problems(config)
+    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), project.is_empty)
+
+
+def _missing_base_problems(config: Config, bugs: list[BugStatus], missing: dict[str, str]) -> list[Problem]:
+    """C202 for a pre_fix_revision this repository does not have; W502 where it is a shallow clone."""
+    shallow = bool(missing) and is_shallow(config.root)
+    problems = []
     for bug in bugs:
-        problems += report_text_problems(config, bug.report)
-        problems += evidence_problems(config, bug, strict)
-        revision = missing_bases.get(bug.report.bug_id)
+        revision = missing.get(bug.report.bug_id)
         if revision and shallow:
             problems.append(Problem(
                 bug.report.path, bug.report.line_of("pre_fix_revision"), "W502",
-                f"revision {revision} is not in this shallow clone's history: the diffs are kept as the committed "
-                "document has them", Severity.WARNING,
+                f"revision {revision} is not in this shallow clone's history: the diffs are kept as committed",
+                Severity.WARNING,
             ))
         elif revision:
             problems.append(Problem(bug.report.path, bug.report.line_of("pre_fix_revision"), "C202",
                                     f"pre_fix_revision {revision} is not a commit of this repository"))
-    for rendered in documents:
-        problems += document_problems(config, rendered)
-    problems += link_problems(config)
-    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), empty)
+    return problems
+
+
+def _rendered(config: Config, render: Callable[[], list[Document]], hint: str, path: str, what: str) -> list[Problem]:
+    """C201 for each document on disk that differs from what would be written now, or for what
+    kept the documents from rendering."""
+    try:
+        documents = render()
+    except TracerError as error:
+        problem = _as_problem(error, path, "C201")
+        return [Problem(problem.path, problem.line, "C201", f"{what}: {error.message}")]
+    problems = []
+    for document in documents:
+        problems += document_problems(config, document, hint)
+    return problems
+
+
+def _as_problem(error: TracerError, path: str, code: str) -> Problem:
+    where = Path(str(error.path)) if error.path is not None else Path(path)
+    shown = where.as_posix() if not where.is_absolute() else str(where)
+    return Problem(shown, error.line or 1, code, error.message)
 
 
 def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> list[Problem]:
@@ -129,9 +153,10 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
                                 "evidence in tracer 0.1's format is no longer read: delete it and rerun the tests", Severity.WARNING))
     for entry in report.checklist:
         if entry.manual is not None and entry.id not in bug.evidence.signoffs:
+            command = signoff_command(report.bug_id, entry.id, entry.manual.by, entry.manual.reason)
             problems.append(Problem(report.path, entry.line, "W504",
                                     f"item {entry.id!r}: the sign-off by {entry.manual.by} is not pinned to the code, so it cannot go "
-                                    f"stale; run tracer signoff {report.bug_id} {entry.id}", Severity.WARNING))
+                                    f"stale; the next test run pins it, or run {command}", Severity.WARNING))
     for item in bug.items:
         line = next((i.line for i in report.checklist if i.id == item.id), 1)
         if item.state in (ItemStatus.STALE, ItemStatus.FAILED):
@@ -143,7 +168,7 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
                 Severity.ERROR if strict else Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
             ))
     unfinished = [i.id for i in bug.items if not i.state.done]
-    if report.status in ("verified", "closed") and unfinished:
+    if report.status in (Status.VERIFIED, Status.CLOSED) and unfinished:
         problems.append(Problem(
             report.path, report.line_of("status"), "C302",
             f"status is {report.status} but {len(unfinished)} items are not verified: {', '.join(unfinished)}",
@@ -151,16 +176,17 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
     return problems
 
 
-def document_problems(config: Config, rendered: RenderedOrNot) -> list[Problem]:
-    if rendered.problem is not None:
-        return [rendered.problem]
-    assert rendered.document is not None
-    shown = rendered.document.path.relative_to(config.root).as_posix()
-    drift = stale_document(rendered.document, shown)
+def document_problems(config: Config, document: Document, hint: str) -> list[Problem]:
+    """C201 where the file on disk is not what would be written now (or cannot be read)."""
+    shown = document.path.relative_to(config.root).as_posix()
+    try:
+        drift = stale_document(document, shown)
+    except TracerError as error:
+        return [Problem(shown, 1, "C201", f"{error.message}; {hint}")]
     if drift is None:
         return []
     what = "is missing" if drift.missing else "differs from what tracer render writes now"
-    return [Problem(shown, drift.first_line, "C201", f"{what}; {rendered.hint}", detail=drift.diff)]
+    return [Problem(shown, drift.first_line, "C201", f"{what}; {hint}", detail=drift.diff)]
 
 
 def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
@@ -192,20 +218,3 @@ def link_problems(config: Config) -> list[Problem]:
                 if not (path.parent / target.split("#", 1)[0]).exists():
                     problems.append(Problem(relative, number, "C402", f"link points nowhere: {target}"))
     return problems
-
-
-def item_json(bug: BugStatus) -> list[dict[str, Any]]:
-    """Each item's state and its results, with the environment of each, for `--format json`."""
-    return [
-        {
-            "id": item.id,
-            "state": str(item.state),
-            "detail": item.detail,
-            "verified_in": list(item.verified_in),
-            "results": [
-                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current}
-                for r in item.results
-            ],
-        }
-        for item in bug.items
-    ]

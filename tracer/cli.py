@@ -67,17 +67,12 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
     if render_all and project.is_empty:
         echo(f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
         return ExitCode.CLEAN
-    if not check and output is None:
-        for report in project.reports.reports if render_all else [project.report(bug_id or "")]:
-            project.pin_signoffs(report.bug_id)
-    documents = project.all_documents(base) if render_all else [project.document(bug_id or "", base)]
+    documents = project.rendered(None if render_all else bug_id, base)
     if output == "-":
         echo(documents[0].text, nl=False)
         return ExitCode.CLEAN
     if output is not None:
         documents = [Document(writable_target(Path(output)), documents[0].text)]
-    elif not render_all:
-        documents.append(project.index())  # rendering one bug keeps the index current
     stale = False
     for document in documents:
         shown = shown_path(document.path)
@@ -99,14 +94,14 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     """Print where BUG_ID lives in the code, with or without a report for it."""
-    from tracer.api import trace_as_dict
+    from tracer.formats import trace_as_dict
 
     if bool(bug_id) == every:
         raise click.UsageError("give a BUG_ID or --all")
     project = _project()
     _echo_problems(project.scan_problems)
     if every:
-        traces = [trace_as_dict(tags.bug_id, list(tags.scopes)) for tags in project.all_tags]
+        traces = [trace_as_dict(tags.bug_id, tags.scopes) for tags in project.all_tags]
     else:
         traces = [trace_as_dict(bug_id or "", project.tagged(bug_id or ""))]
     if fmt == "json":
@@ -131,17 +126,14 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     """List the bug reports."""
+    from tracer.formats import report_as_dict
+
     project = _project()
     reports = project.reports
     _echo_problems(reports.problems)
     rows = sorted((r for r in reports.reports if not statuses or r.status in statuses), key=lambda r: r.bug_id)
     if fmt == "json":
-        data = [
-            {"bug_id": r.bug_id, "title": r.title, "severity": str(r.severity), "status": str(r.status),
-             "created": r.created.isoformat(), "path": r.path, "items": len(r.checklist)}
-            for r in rows
-        ]
-        echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo(json.dumps([report_as_dict(r) for r in rows], indent=2, ensure_ascii=False))
     else:
         for r in rows:
             echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
@@ -182,10 +174,11 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
 def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> int:
     """Check that reports, tags, generated documents and evidence agree. Writes nothing but --output-file."""
     from tracer import formats
+    from tracer.check import check_project
     from tracer.fileio import atomic_write, writable_target
 
     project = _project()
-    result = project.check(strict=strict)
+    result = check_project(project, strict=strict)
     config = project.config
     problems = result.problems
     if fmt == "json":
@@ -242,9 +235,7 @@ def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
     when that code changes."""
     if not by.strip() or not reason.strip():
         raise click.UsageError("--by and --reason must say something")
-    project = _project()
-    report = project.report(bug_id)
-    project.sign_off(report.bug_id, {item_id: (by.strip(), reason.strip())})
+    report = _project().sign_off(bug_id, item_id, by.strip(), reason.strip())
     echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
     return ExitCode.CLEAN
 
@@ -259,11 +250,11 @@ def evidence() -> None:
 def evidence_merge(files: tuple[str, ...]) -> int:
     """Add evidence files written elsewhere (a GPU runner, another OS): each replaces the project's
     file of the same bug and environment; the others stay."""
-    from tracer.evidence import merge_evidence
+    from tracer.evidence import merge_files
 
     project = _project()
     reports = {r.bug_id.lower(): r for r in project.reports.reports}
-    for path in merge_evidence(project.config, [Path(f) for f in files], reports):
+    for path in merge_files(project.config, [Path(f) for f in files], reports):
         echo(f"wrote {shown_path(path)}")
     return ExitCode.CLEAN
 

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from tracer.gitio import GitError, file_at, resolve_revision
-from tracer.scanner import TaggedScope, find_scope
+from tracer.scanner import TaggedScope
 from tracer.sourcetext import split_lines, split_lines_keepends
+
+
+class DiffStatus(StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    NEW = "new"  # the scope or its file did not exist at the revision
+    MODULE = "module"  # a module's blocks: each function has its own diff
+    UNAVAILABLE = "unavailable"  # no revision, a revision this clone lacks, or an old file that does not parse
 
 
 @dataclass(frozen=True)
 class ScopeDiff:
-    status: str  # "changed", "unchanged", "new", "module" or "unavailable"
+    status: DiffStatus
     diff: str = ""
     note: str = ""
+
+
+@lru_cache(maxsize=4)  # the diffs ask for several scopes of one old file in a row
+def scope_ranges(source: str) -> dict[str, tuple[int, int]]:
+    """Every def's and class's range by qualname, read with Python's `ast` (SyntaxError where the
+    source does not parse): the diffs need only ranges of old files, and importing libcst for them
+    would cost the gate 170 ms. The rules (first decorator to the last line, qualnames as
+    `__qualname__` without `<locals>`) are the tag walk's: tests/tracer/test_scanner_ranges.py
+    checks that this reader and the scanner agree on real modules."""
+    ranges: dict[str, tuple[int, int]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                ranges.setdefault(name, (start, child.end_lineno or child.lineno))
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return ranges
 
 
 _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@", re.MULTILINE)
@@ -40,7 +74,7 @@ def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: d
         commit = resolve_revision(root, revision)
     except GitError as error:
         note = f"revision {revision} is not in this repository's history ({error})"
-        return {(t.path, t.scope.qualname): ScopeDiff("unavailable", note=note) for t in tagged}
+        return {(t.path, t.scope.qualname): ScopeDiff(DiffStatus.UNAVAILABLE, note=note) for t in tagged}
     short = commit[:12]
     diffs = {}
     old_files: dict[str, str | None] = {}
@@ -51,16 +85,22 @@ def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: d
         old = old_files[item.path]
         new_text = scope_source(current[item.path], item.scope.start_line, item.scope.end_line)
         if old is None:
-            diffs[key] = ScopeDiff("new", note=f"{item.path} did not exist at {short}")
+            diffs[key] = ScopeDiff(DiffStatus.NEW, note=f"{item.path} did not exist at {short}")
             continue
         if item.scope.kind == "module":
             # A module's diff would repeat every function's: its blocks are shown as they are now.
-            diffs[key] = ScopeDiff("module", note=f"module-level blocks; {item.path} existed at {short}")
+            diffs[key] = ScopeDiff(DiffStatus.MODULE, note=f"module-level blocks; {item.path} existed at {short}")
             continue
         old_lines = split_lines(old)  # as Python numbers lines, like the scanner's ranges
-        old_range = find_scope(old, item.scope.qualname)
+        try:
+            old_range = scope_ranges(old).get(item.scope.qualname)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            line = getattr(error, "lineno", None)
+            where = f" (line {line})" if line else ""
+            diffs[key] = ScopeDiff(DiffStatus.UNAVAILABLE, note=f"{item.path} does not parse at {short}{where}")
+            continue
         if old_range is None:
-            diffs[key] = ScopeDiff("new", note=f"`{item.scope.qualname}` did not exist at {short}")
+            diffs[key] = ScopeDiff(DiffStatus.NEW, note=f"`{item.scope.qualname}` did not exist at {short}")
             continue
         old_text = scope_source(old_lines, *old_range)
         diff = "".join(
@@ -72,5 +112,5 @@ def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: d
             )
         )
         diff = _shift_hunks(diff, old_range[0] - 1, item.scope.start_line - 1)
-        diffs[key] = ScopeDiff("changed" if diff else "unchanged", diff=diff)
+        diffs[key] = ScopeDiff(DiffStatus.CHANGED if diff else DiffStatus.UNCHANGED, diff=diff)
     return diffs

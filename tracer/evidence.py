@@ -1,5 +1,8 @@
-"""Test evidence for checklist items: which linked tests ran, where, how they ended, and a
-fingerprint of the bug's tagged code when they ran.
+"""The evidence store: which linked tests ran, where, how they ended, and on what code; manual
+sign-offs; proofs. The one module that writes evidence, through its operations
+(`record_results`, `forget_missing_tests`, `record_signoffs`, `pin_report_signoffs`,
+`record_proof`, `merge_files`): each fingerprints the bug's tagged code and updates the files
+under the bug's lock, so no caller does its own read-fingerprint-write.
 
 Evidence of a bug is a folder, `<evidence_dir>/<bug id>/`, with one JSON file per environment
 (Python, platform and the facts a project adds, such as its device), so a run replaces only its
@@ -12,12 +15,8 @@ Schema (`tracer/schemas/`) when it is read."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import re
 import stat
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,15 +26,14 @@ from typing import Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.fileio import atomic_write
+from tracer.environment import SIGNOFFS, Environment
+from tracer.fileio import atomic_write, project_lock, safe_name
+from tracer.fingerprint import FINGERPRINT_SCHEME, code_id, fingerprints
 from tracer.problems import TracerError
 from tracer.reports import BugReport
-from tracer.scanner import TaggedScope
-from tracer.fingerprint import FINGERPRINT_SCHEME, fingerprint_source
-from tracer.sourcetext import SourceDecodeError, read_source, split_lines
+from tracer.tags import TaggedScope
 
 SCHEMA_VERSION = 1  # of the evidence file (tracer/schemas/evidence-1.schema.json)
-SIGNOFFS = "signoffs"  # the file of sign-offs, beside the environment files
 SCHEMA_FILE = Path(__file__).parent / "schemas" / f"evidence-{SCHEMA_VERSION}.schema.json"
 
 
@@ -58,112 +56,6 @@ class Verdict(StrEnum):
     @property
     def description(self) -> str:
         return "fails before the fix, passes after" if self is Verdict.PROVEN else self.value
-
-
-class ItemStatus(StrEnum):
-    VERIFIED = "verified"
-    FAILED = "failed"
-    STALE = "stale"
-    MANUAL = "manual"
-    OPEN = "open"
-
-    @property
-    def done(self) -> bool:
-        return self in (ItemStatus.VERIFIED, ItemStatus.MANUAL)
-
-
-# Fingerprints
-
-def scope_key(tagged: TaggedScope) -> str:
-    return f"{tagged.path}::{tagged.scope.qualname}"
-
-
-def fingerprints(root: Path, tagged: Iterable[TaggedScope]) -> dict[str, str]:
-    """Fingerprint of each tagged scope of one bug, by `path::qualname`. A module is fingerprinted
-    by its tagged blocks only: its functions have fingerprints of their own."""
-    sources: dict[str, list[str]] = {}
-    result = {}
-    for item in tagged:
-        if item.path not in sources:
-            try:
-                sources[item.path] = split_lines(read_source(root / item.path))
-            except (OSError, SourceDecodeError):
-                sources[item.path] = []
-        lines = sources[item.path]
-        if item.scope.kind == "module":
-            text = "\n".join("\n".join(lines[c.start_line - 1 : c.end_line]) for c in item.changes)
-        else:
-            text = "\n".join(lines[item.scope.start_line - 1 : item.scope.end_line])
-        result[scope_key(item)] = fingerprint_source(text + "\n")
-    return dict(sorted(result.items()))
-
-
-def code_id(prints: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def changed_scopes(recorded: Mapping[str, str], current: Mapping[str, str]) -> set[str]:
-    """Scopes changed, added or removed since the fingerprints were recorded."""
-    return {scope for scope in recorded.keys() | current.keys() if recorded.get(scope) != current.get(scope)}
-
-
-# Environments
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Where tests ran: Python, platform and the facts a project adds (`pytest_tracer_environment`)."""
-
-    facts: tuple[tuple[str, str], ...]  # sorted (name, value)
-
-    @classmethod
-    def of(cls, facts: Mapping[str, str]) -> Environment:
-        return cls(tuple(sorted((str(k), str(v)) for k, v in facts.items())))
-
-    @property
-    def as_dict(self) -> dict[str, str]:
-        return dict(self.facts)
-
-    @property
-    def label(self) -> str:
-        """For example "cpython 3.11 / linux / device cpu / torch 2.13.0"."""
-        facts = self.as_dict
-        if not facts:
-            return "any environment"
-        head = [f"{facts.pop('implementation', 'python')} {facts.pop('python', '?')}".strip(), facts.pop("platform", "")]
-        return " / ".join([part for part in head if part] + [f"{k} {v}" for k, v in sorted(facts.items())])
-
-    @property
-    def file_stem(self) -> str:
-        """A file name that says which environment it holds, and differs for different facts
-        (`signoffs` for none: the sign-offs hold in every environment)."""
-        if not self.facts:
-            return SIGNOFFS
-        facts = self.as_dict
-        words = [f"{facts.pop('implementation', '')}{facts.pop('python', '')}", facts.pop("platform", "")]
-        words += [f"{k}-{v}" for k, v in sorted(facts.items())]
-        raw = "-".join(word for word in words if word)
-        slug = safe_name(raw)[:80] or "environment"
-        if slug != raw or any(not re.fullmatch(r"[A-Za-z0-9._]+", part) for fact in self.facts for part in fact):
-            slug += "-" + hashlib.sha256(json.dumps(self.facts).encode()).hexdigest()[:8]  # "-" inside facts is ambiguous
-        return slug
-
-
-def safe_name(text: str) -> str:
-    """Text as one file name: no separators, no leading dots, nothing a shell would trip on."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".").strip("_-") or "_"
-
-
-def python_environment() -> dict[str, str]:
-    """The facts every run records: Python's version and implementation, and the platform."""
-    return {
-        "implementation": sys.implementation.name,
-        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "platform": sys.platform,
-    }
-
-
-# The files
 
 
 @dataclass(frozen=True)
@@ -389,30 +281,11 @@ def load_evidence(config: Config, bug_id: str) -> BugEvidence:
 
 def evidence_lock(config: Config, bug_id: str) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock for one bug's evidence."""
-    return project_lock(config, safe_name(bug_id.lower()))
+    return project_lock(config.path(config.cache_dir), config.root, bug_id.lower())
 
 
 @contextlib.contextmanager
-def project_lock(config: Config, what: str) -> Iterator[None]:
-    """An exclusive lock across processes, kept in the cache folder (or the system's temporary
-    folder where that cannot be written): never a file in the work tree."""
-    from filelock import FileLock
-
-    name = f"{what}.lock"
-    folder = config.path(config.cache_dir) / "locks"
-    try:
-        ContentCache(folder).put(".keep", "")  # makes the folder and the cache's own .gitignore
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(folder / name)
-    except OSError:
-        root_digest = hashlib.sha256(str(config.root).encode()).hexdigest()[:12]
-        lock = FileLock(Path(tempfile.gettempdir()) / f"tracer-{root_digest}-{name}")
-    with lock:
-        yield
-
-
-@contextlib.contextmanager
-def updated_evidence(config: Config, bug_id: str, environment: Environment) -> Iterator[EvidenceFile]:
+def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[EvidenceFile]:
     """Read, change and write one environment's evidence file under the bug's lock, so that two
     pytest processes finishing at once both land their results. A file that cannot be trusted
     raises EvidenceError before anything is written."""
@@ -426,6 +299,68 @@ def updated_evidence(config: Config, bug_id: str, environment: Environment) -> I
         after = evidence.to_json()
         if after != before:
             atomic_write(path, after)
+
+
+# The operations: the only code that writes evidence
+
+
+def record_results(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
+                   results: Iterable[tuple[str, str, Outcome]]) -> None:
+    """Record (item, test, outcome) results of one run in its environment's file, on the bug's
+    tagged code as it is now."""
+    prints = fingerprints(config.root, tagged)
+    with _updated(config, bug_id, environment) as evidence:
+        for item_id, test_id, outcome in results:
+            evidence.record(item_id, test_id, outcome, prints)
+
+
+def record_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedScope],
+                    sign_offs: Mapping[str, tuple[str, str]], from_report: bool = False, revoked: Iterable[str] = ()) -> None:
+    """Record sign-offs, item -> (by, reason), pinned to the bug's code as it is now: each goes
+    stale when that code changes. `revoked` items lose theirs."""
+    items = [i.id for i in report.checklist]
+    for item_id in sign_offs:
+        if item_id not in items:
+            raise TracerError(f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(items)})",
+                              report.path, report.line_of("checklist"))
+    prints = fingerprints(config.root, tagged)
+    with _updated(config, report.bug_id, Environment(())) as evidence:
+        for item_id, (by, reason) in sign_offs.items():
+            evidence.signoffs[item_id] = SignOff(by, reason, evidence.remember(prints), from_report)
+        for item_id in revoked:
+            evidence.signoffs.pop(item_id, None)
+
+
+def unpinned_signoffs(report: BugReport, recorded: Mapping[str, SignOff]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """The report's `manual:` sign-offs not pinned yet (or that say something else now), and the
+    items whose pinned sign-off came from a `manual:` entry the report no longer has."""
+    manual = {item.id: item.manual for item in report.checklist if item.manual is not None}
+    unpinned = {
+        item_id: (entry.by, entry.reason) for item_id, entry in manual.items()
+        if item_id not in recorded or (recorded[item_id].by, recorded[item_id].reason) != (entry.by, entry.reason)
+    }
+    revoked = sorted(item_id for item_id, sign_off in recorded.items() if sign_off.from_report and item_id not in manual)
+    return unpinned, revoked
+
+
+def pin_report_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedScope]) -> None:
+    """Keep the report's manual sign-offs pinned to the code: pin those not pinned yet to the code
+    as it is now, and drop those the report no longer has. A test run does this; rendering never
+    does (a document only shows what is recorded)."""
+    recorded = load_evidence(config, report.bug_id).signoffs
+    unpinned, revoked = unpinned_signoffs(report, recorded)
+    if unpinned or revoked:
+        record_signoffs(config, report, tagged, unpinned, from_report=True, revoked=revoked)
+
+
+def record_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment, proof: Proof) -> None:
+    """Keep what `tracer prove` found with the evidence of the environment its tests ran in, with
+    the code id of the code the fixed side ran on."""
+    if not environment.facts:
+        return
+    code = code_id(fingerprints(config.root, tagged))
+    with _updated(config, bug_id, environment) as stored:
+        stored.proof = Proof(proof.revision, proof.repeat, proof.items, code)
 
 
 def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, set[tuple[str, str]]],
@@ -460,7 +395,7 @@ def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, se
                 atomic_write(path, evidence.to_json())
 
 
-def merge_evidence(config: Config, sources: Iterable[Path], reports: Mapping[str, BugReport]) -> list[Path]:
+def merge_files(config: Config, sources: Iterable[Path], reports: Mapping[str, BugReport]) -> list[Path]:
     """Add evidence files written elsewhere (another machine, a CI artifact) to the project's:
     each replaces the project's file of the same bug and environment. Every file is checked
     (schema, a bug with a report, its items, an environment) before any is written. `reports`
@@ -490,193 +425,3 @@ def merge_evidence(config: Config, sources: Iterable[Path], reports: Mapping[str
             atomic_write(target, evidence.to_json())
         written.append(target)
     return written
-
-
-# Item states
-
-
-@dataclass(frozen=True)
-class LinkedResult:
-    """One linked test's result in one environment, as the matrix shows it."""
-
-    test_id: str
-    environment: str  # its label
-    outcome: Outcome
-    current: bool  # ran on the code as it is now
-
-
-@dataclass(frozen=True)
-class ItemState:
-    """A checklist item as the documents show it."""
-
-    id: str
-    group: str
-    text: str
-    state: ItemStatus
-    detail: str
-    proof: str = ""  # what `tracer prove` found for the item's tests, where it ran
-    results: tuple[LinkedResult, ...] = ()
-    verified_in: tuple[str, ...] = ()  # labels of the environments where a test verified it
-
-
-@dataclass(frozen=True)
-class BugStatus:
-    """A bug's report, tagged code, evidence and item states: computed once per command."""
-
-    report: BugReport
-    tagged: tuple[TaggedScope, ...]
-    evidence: BugEvidence
-    items: tuple[ItemState, ...]
-
-    @property
-    def status_line(self) -> str:
-        """For example "fixed: 15 of 19 items verified; 2 stale; 2 open"."""
-        parts = [f"{self.count(ItemStatus.VERIFIED)} of {len(self.items)} items verified"]
-        parts += [f"{self.count(s)} {s}" for s in (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.MANUAL, ItemStatus.OPEN) if self.count(s)]
-        return f"{self.report.status}: " + "; ".join(parts)
-
-    def count(self, state: ItemStatus) -> int:
-        return sum(item.state is state for item in self.items)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The counts an index shows of a bug, and where its items were verified."""
-        return {
-            "verified": self.count(ItemStatus.VERIFIED),
-            "total": len(self.items),
-            "stale": self.count(ItemStatus.STALE),
-            "failed": self.count(ItemStatus.FAILED),
-            "proven": self.proven,
-            "environments": sorted({env for item in self.items for env in item.verified_in}),
-        }
-
-    @property
-    def proven(self) -> int:
-        """Items with a test that fails before the fix and passes after, in some environment."""
-        return sum(
-            any(v is Verdict.PROVEN for f in self.evidence.environments if f.proof for v in f.proof.items.get(i.id, {}).values())
-            for i in self.items
-        )
-
-
-def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path) -> BugStatus:
-    """Each checklist item's state across every environment. A test's results on the current code
-    speak for it; where it has none, its latest ones on older code do. Failed where such a result
-    failed; verified where one passed on the current code; manual where a sign-off covers the
-    current code; stale where tests passed (or a sign-off was given) only on older code. Results of
-    tests whose file is gone count for nothing."""
-    tagged = tuple(tagged)
-    current = fingerprints(root, tagged)
-    current_id = code_id(current)
-    present: dict[str, bool] = {}
-    states = []
-    for item in report.checklist:
-        results, old_scheme, changed = [], set(), set()
-        for file in evidence.environments:
-            for test_id, result in sorted(file.items.get(item.id, {}).items()):
-                test_file = test_id.partition("::")[0]
-                if test_file not in present:
-                    present[test_file] = (root / test_file).is_file()
-                if not present[test_file]:
-                    continue
-                is_current = file.scheme == FINGERPRINT_SCHEME and result.code == current_id
-                if file.scheme != FINGERPRINT_SCHEME:
-                    old_scheme.add(file.scheme)
-                elif not is_current:
-                    changed |= changed_scopes(file.fingerprints.get(result.code, {}), current)
-                results.append(LinkedResult(test_id, file.environment.label, result.outcome, is_current))
-        state, detail = _state(results, old_scheme, changed)
-        if state in (ItemStatus.OPEN, ItemStatus.STALE):
-            state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id)
-        verified_in = tuple(sorted({r.environment for r in results if r.current and r.outcome is Outcome.PASSED}))
-        states.append(
-            ItemState(item.id, item.group, item.text, state, detail, _proof_summary(evidence, item.id, current_id),
-                      tuple(results), verified_in if state is ItemStatus.VERIFIED else ())
-        )
-    return BugStatus(report, tagged, evidence, tuple(states))
-
-
-def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str]) -> tuple[ItemStatus, str]:
-    if not results:
-        return ItemStatus.OPEN, "no linked test has run"
-    tests_run_now = {r.test_id for r in results if r.current}
-    speaking = [r for r in results if r.current or r.test_id not in tests_run_now]
-    failed = [r for r in speaking if r.outcome is Outcome.FAILED]
-    if failed:
-        older = "" if all(r.current for r in failed) else " (on code that has since changed)"
-        return ItemStatus.FAILED, "failed: " + _where(failed) + older
-    passed = [r for r in speaking if r.current and r.outcome is Outcome.PASSED]
-    if passed:
-        skipped = sum(r.outcome is Outcome.SKIPPED for r in results)
-        return ItemStatus.VERIFIED, "by " + _where(passed) + (f" ({skipped} skipped)" if skipped else "")
-    if old_scheme:
-        schemes = ", ".join(str(s) for s in sorted(old_scheme))
-        return ItemStatus.STALE, f"recorded with fingerprint scheme {schemes}, rerun the tests"
-    if any(r.outcome is not Outcome.SKIPPED for r in results):
-        scopes = ", ".join(f"`{s}`" for s in sorted(changed))
-        return ItemStatus.STALE, f"verified on code that has since changed: {scopes}; rerun the tests"
-    return ItemStatus.OPEN, f"{len(results)} linked test{'s' if len(results) > 1 else ''} ran, none passed (skipped)"
-
-
-def _where(results: list[LinkedResult]) -> str:
-    """"`test_a` in `tests/x.py` on cpython 3.11 / linux; `test_b` in `tests/x.py` on cpython 3.12 / linux"."""
-    by_environment: dict[str, list[str]] = {}
-    for result in results:
-        by_environment.setdefault(result.environment, []).append(result.test_id)
-    return "; ".join(f"{short_tests(tests)} on {env}" for env, tests in sorted(by_environment.items()))
-
-
-def _signed_off(
-    item_id: str, manual: Any, evidence: BugEvidence, current: Mapping[str, str], current_id: str,
-    tested: tuple[ItemStatus, str], bug_id: str,
-) -> tuple[ItemStatus, str]:
-    """A sign-off on the current code makes an open or stale item manual; one on older code makes
-    an open item stale."""
-    sign_off = evidence.signoffs.get(item_id)
-    if sign_off is not None:
-        if sign_off.code == current_id:
-            return ItemStatus.MANUAL, f"signed off by {sign_off.by}: {sign_off.reason}"
-        if tested[0] is ItemStatus.STALE:
-            return tested
-        recorded = evidence.fingerprints_of(sign_off.code) or {}
-        changed = ", ".join(f"`{s}`" for s in sorted(changed_scopes(recorded, current)))
-        return ItemStatus.STALE, (
-            f"signed off by {sign_off.by} on code that has since changed: {changed}; "
-            f"sign off again with `tracer signoff {bug_id} {item_id}`"
-        )
-    if manual is not None and tested[0] is ItemStatus.OPEN:  # in the report alone: it counts, and check asks to pin it (W504)
-        return ItemStatus.MANUAL, (
-            f"signed off by {manual.by}: {manual.reason} (not pinned to the code: `tracer signoff {bug_id} {item_id}` pins it)"
-        )
-    return tested
-
-
-def _proof_summary(evidence: BugEvidence, item_id: str, current_id: str) -> str:
-    """"fails before the fix, passes after: `test_a`; passes before too: `test_b` (on cpython 3.11 / linux)"."""
-    parts = []
-    for file in evidence.environments:
-        verdicts = file.proof.items.get(item_id, {}) if file.proof else {}
-        if not verdicts or file.proof is None:
-            continue
-        by_verdict: dict[str, list[str]] = {}
-        for test_id, verdict in sorted(verdicts.items()):
-            by_verdict.setdefault(verdict.description, []).append(test_id)
-        summary = "; ".join(f"{verdict}: {short_tests(tests)}" for verdict, tests in sorted(by_verdict.items()))
-        older = "" if file.proof.code in ("", current_id) else ", on code that has since changed"
-        parts.append(f"{summary} (on {file.environment.label}{older})")
-    return " | ".join(parts)
-
-
-def short_tests(test_ids: list[str]) -> str:
-    """Test ids grouped by file, parametrized cases folded:
-    "`test_a` (3 cases), `test_b` in `tests/test_x.py`"."""
-    by_file: dict[str, dict[str, int]] = {}
-    for test_id in sorted(test_ids):
-        path, _, name = test_id.partition("::")
-        counts = by_file.setdefault(path, {})
-        base = name.split("[", 1)[0]
-        counts[base] = counts.get(base, 0) + 1
-    return "; ".join(
-        ", ".join(f"`{name}`" + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items()) + f" in `{path}`"
-        for path, counts in by_file.items()
-    )

@@ -1,10 +1,15 @@
-"""Writing files so that an error never leaves a half-written or emptied one behind."""
+"""Files as tracer writes them: never half-written or emptied by an error, names that are safe,
+locks that live outside the work tree."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tracer.problems import TracerError
@@ -48,3 +53,38 @@ def writable_target(path: Path) -> Path:
     if not stat.S_ISREG(mode):
         raise TracerError("not a regular file; give a file path or '-' for stdout", path)
     return path.resolve()
+
+
+def safe_name(text: str) -> str:
+    """Text as one file name: no separators, no leading dots, nothing a shell would trip on."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".").strip("_-") or "_"
+
+
+def ignore_folder(folder: Path) -> None:
+    """Make `folder` and a `.gitignore` in it that ignores the whole folder, as `.pytest_cache`
+    does: what tracer keeps there never shows in `git status`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / ".gitignore").exists():
+        atomic_write(folder / ".gitignore", "# created by tracer\n*\n")
+
+
+@contextlib.contextmanager
+def project_lock(cache_folder: Path, root: Path, what: str) -> Iterator[None]:
+    """An exclusive lock across processes, kept in the cache folder's `locks/` (or the system's
+    temporary folder where that cannot be written): never a file in the work tree."""
+    from filelock import FileLock
+
+    name = f"{safe_name(what)}.lock"
+    try:
+        ignore_folder(cache_folder)
+        (cache_folder / "locks").mkdir(exist_ok=True)
+        lock = FileLock(cache_folder / "locks" / name)
+        lock.acquire()
+    except OSError:
+        root_digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        lock = FileLock(Path(tempfile.gettempdir()) / f"tracer-{root_digest}-{name}")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,15 +1,22 @@
-"""Fingerprints of code: a digest of its tokens that stays the same under every Python version.
+"""Fingerprints of code: a digest of each tagged scope's tokens that stays the same under every
+Python version, and the code id that names one set of them.
 
-Standard library only, so that a test can run it under every interpreter on the machine."""
+`fingerprint_source` uses the standard library only, so that a test can run it under every
+interpreter on the machine."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import textwrap
 import tokenize
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-from tracer.sourcetext import split_lines
+from tracer.problems import TracerError
+from tracer.sourcetext import SourceDecodeError, read_source, split_lines
+from tracer.tags import TaggedScope
 
 FINGERPRINT_SCHEME = 2  # 1 hashed tokenize's type numbers, which differ between Python versions
 
@@ -60,3 +67,38 @@ def _span(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str
     if first == last:
         return lines[first - 1][column:end_column]
     return "\n".join([lines[first - 1][column:], *lines[first : last - 1], lines[last - 1][:end_column]])
+
+
+def scope_key(tagged: TaggedScope) -> str:
+    return f"{tagged.path}::{tagged.scope.qualname}"
+
+
+def fingerprints(root: Path, tagged: Iterable[TaggedScope]) -> dict[str, str]:
+    """Fingerprint of each tagged scope of one bug, by `path::qualname`. A module is fingerprinted
+    by its tagged blocks only: its functions have fingerprints of their own. A tagged file that
+    cannot be read now is an error naming it, never the fingerprint of no code."""
+    sources: dict[str, list[str]] = {}
+    result = {}
+    for item in tagged:
+        if item.path not in sources:
+            try:
+                sources[item.path] = split_lines(read_source(root / item.path))
+            except (OSError, SourceDecodeError) as error:
+                raise TracerError(f"cannot read tagged file to fingerprint it: {error}", item.path) from None
+        lines = sources[item.path]
+        if item.scope.kind == "module":
+            text = "\n".join("\n".join(lines[c.start_line - 1 : c.end_line]) for c in item.changes)
+        else:
+            text = "\n".join(lines[item.scope.start_line - 1 : item.scope.end_line])
+        result[scope_key(item)] = fingerprint_source(text + "\n")
+    return dict(sorted(result.items()))
+
+
+def code_id(prints: Mapping[str, str]) -> str:
+    """One name for a set of fingerprints: what a result records as the code it ran on."""
+    return hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def changed_scopes(recorded: Mapping[str, str], current: Mapping[str, str]) -> set[str]:
+    """Scopes changed, added or removed since the fingerprints were recorded."""
+    return {scope for scope in recorded.keys() | current.keys() if recorded.get(scope) != current.get(scope)}

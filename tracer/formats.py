@@ -1,4 +1,5 @@
-"""The output formats of `tracer check`: text, JSON, GitHub workflow commands and SARIF 2.1.0.
+"""The machine interfaces: the JSON of `trace`, `list` and `check`, and `check`'s text, GitHub
+workflow commands and SARIF 2.1.0. Every shape other tools build on is defined here, once.
 
 Every format is one complete document (a `--diff` travels inside JSON, never after it), and paths
 are as the repository names them, which is what CI annotations and code scanning expect."""
@@ -6,15 +7,63 @@ are as the repository names them, which is what CI annotations and code scanning
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracer.check import CODES, CheckResult, item_json
+from tracer.check import CODES, CheckResult
 from tracer.config import Config
 from tracer.problems import Problem, Severity
+from tracer.reports import BugReport
+from tracer.status import BugStatus
+from tracer.tags import TaggedScope
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
+
+def trace_as_dict(bug_id: str, tagged: Iterable[TaggedScope]) -> dict[str, Any]:
+    """The JSON of `tracer trace`: where a bug lives in the code."""
+    return {
+        "bug_id": bug_id,
+        "functions": [
+            {
+                "path": t.path,
+                "qualname": t.scope.qualname,
+                "kind": str(t.scope.kind),
+                "start_line": t.scope.start_line,
+                "end_line": t.scope.end_line,
+                "changes": [
+                    {"start_line": c.start_line, "end_line": c.end_line, "kind": c.kind, "text": c.text}
+                    for c in t.changes
+                ],
+            }
+            for t in tagged
+        ],
+    }
+
+
+def report_as_dict(report: BugReport) -> dict[str, Any]:
+    """One row of `tracer list --format json`."""
+    return {
+        "bug_id": report.bug_id, "title": report.title, "severity": str(report.severity), "status": str(report.status),
+        "created": report.created.isoformat(), "path": report.path, "items": len(report.checklist),
+    }
+
+
+def item_json(bug: BugStatus) -> list[dict[str, Any]]:
+    """Each item's state and its results, with the environment of each, for `check --format json`."""
+    return [
+        {
+            "id": item.id,
+            "state": str(item.state),
+            "detail": item.detail,
+            "verified_in": list(item.verified_in),
+            "results": [
+                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current}
+                for r in item.results
+            ],
+        }
+        for item in bug.items
+    ]
 
 def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
     lines = [f"{p}" + (" (warning)" if p.severity is Severity.WARNING else "") for p in problems]

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tracer.config import Config
-from tracer.fileio import atomic_write
+from tracer.fileio import atomic_write, project_lock
 from tracer.gitio import GitError, git
 from tracer.problems import TracerError
 from tracer.reports import Severity
@@ -50,7 +50,6 @@ def slug(title: str) -> str:
 def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> Path:
     """Write the report and return its path; never overwrites a file. The ID is chosen and its
     file written under one lock, so two `tracer new` at once never hand out the same ID."""
-    from tracer.evidence import project_lock
     from tracer.render import render_template
 
     title, author = " ".join(title.split()), " ".join(author.split()) or "unknown"
@@ -59,7 +58,7 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
     if severity not in list(Severity):
         raise TracerError(f"severity must be one of {', '.join(Severity)}, got {severity!r}")
     prefix = id_prefix(config, day)
-    with project_lock(config, "new"):
+    with project_lock(config.path(config.cache_dir), config.root, "new"):
         used = ids_in_use(config, prefix)
         number = next((n for n in range(1, 1000) if f"{prefix}{n:03d}".upper() not in used), None)
         if number is None:

@@ -15,6 +15,7 @@ import difflib
 import json
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,10 +193,19 @@ class XdistCollection:
             self.recorder.collected[test_id] = {(bug, item) for bug, item in links}
 
 
+class RunOutcome(StrEnum):
+    """A linked test's outcome in this run, as `--tracer-report` writes it for `tracer prove`."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # in setup or teardown: recorded as failed
+    SKIPPED = "skipped"  # skips and expected failures never verify
+
+
 @dataclass
 class _Result:
     links: list[tuple[str, str]]
-    outcome: str = "passed"  # passed, failed, error (in setup or teardown) or skipped
+    outcome: RunOutcome = RunOutcome.PASSED
 
 
 class EvidenceRecorder:
@@ -219,9 +229,9 @@ class EvidenceRecorder:
                 return
             entry = self.results[report.nodeid] = _Result([(str(bug), str(item)) for bug, item in links])
         if report.failed:
-            entry.outcome = "failed" if report.when == "call" else "error"
-        elif entry.outcome not in ("failed", "error") and (report.skipped or hasattr(report, "wasxfail")):
-            entry.outcome = "skipped"  # skips and expected failures never verify
+            entry.outcome = RunOutcome.FAILED if report.when == "call" else RunOutcome.ERROR
+        elif entry.outcome not in (RunOutcome.FAILED, RunOutcome.ERROR) and (report.skipped or hasattr(report, "wasxfail")):
+            entry.outcome = RunOutcome.SKIPPED
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         report_file = self.config.getoption("--tracer-report")
@@ -229,7 +239,7 @@ class EvidenceRecorder:
             return  # the environment's hooks may be costly (a project's may import torch): ask only when needed
         environment = self.environment()
         if report_file:
-            tests = {t: {"outcome": r.outcome, "links": sorted(map(list, r.links))} for t, r in sorted(self.results.items())}
+            tests = {t: {"outcome": str(r.outcome), "links": sorted(map(list, r.links))} for t, r in sorted(self.results.items())}
             Path(report_file).write_text(json.dumps({"environment": environment, "tests": tests}, indent=2), encoding="utf-8")
         if not (self.results and self.writes_evidence):
             return
@@ -260,7 +270,7 @@ class EvidenceRecorder:
         return partial
 
     def environment(self) -> dict[str, str]:
-        from tracer.evidence import python_environment
+        from tracer.environment import python_environment
 
         facts = python_environment()
         for added in self.config.hook.pytest_tracer_environment(config=self.config):
@@ -270,30 +280,35 @@ class EvidenceRecorder:
 
 def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str],
                    collected: Mapping[str, set[tuple[str, str]]], partial: set[str], bugs: Iterable[str]) -> list[str]:
-    """Record each bug's results in this environment's evidence file, and forget the results of
-    tests that are gone, for every bug with evidence; returns what could not be written (a broken
-    evidence file is left as it is, and the other bugs' results still land)."""
-    from tracer.evidence import Environment, EvidenceError, Outcome, fingerprints, forget_missing_tests, updated_evidence
+    """Record each bug's results in this environment's evidence file, forget the results of tests
+    that are gone, and pin the report's `manual:` sign-offs not pinned yet, for every bug with a
+    report; returns what could not be written (a broken evidence file is left as it is, and the
+    other bugs' results still land)."""
+    from tracer import evidence
+    from tracer.environment import Environment
+    from tracer.problems import TracerError
+    from tracer.reports import load_reports
     from tracer.scanner import iter_tagged
     from tracer.sources import scan_project
 
     environment = Environment.of(facts)
     scans = scan_project(config)
-    by_bug: dict[str, list[tuple[str, str, Outcome]]] = {bug: [] for bug in bugs}
+    reports = load_reports(config)
+    by_bug: dict[str, list[tuple[str, str, evidence.Outcome]]] = {bug: [] for bug in bugs}
     for test_id, entry in sorted(results.items()):
-        outcome = Outcome.FAILED if entry.outcome == "error" else Outcome(entry.outcome)
+        outcome = evidence.Outcome.FAILED if entry.outcome is RunOutcome.ERROR else evidence.Outcome(entry.outcome.value)
         for bug, item_id in entry.links:
             by_bug.setdefault(bug, []).append((item_id, test_id, outcome))
     errors = []
     for bug, rows in sorted(by_bug.items()):
         try:
-            forget_missing_tests(config, bug, collected, partial, environment)
-            if not rows:
-                continue
-            prints = fingerprints(config.root, iter_tagged(scans, bug))
-            with updated_evidence(config, bug, environment) as evidence:
-                for item_id, test_id, outcome in rows:
-                    evidence.record(item_id, test_id, outcome, prints)
-        except (EvidenceError, OSError, UnicodeError) as error:
+            evidence.forget_missing_tests(config, bug, collected, partial, environment)
+            tagged = list(iter_tagged(scans, bug))
+            if rows:
+                evidence.record_results(config, bug, tagged, environment, rows)
+            report = reports.find(bug)
+            if report is not None:
+                evidence.pin_report_signoffs(config, report, tagged)
+        except (TracerError, OSError, UnicodeError) as error:
             errors.append(str(error))
     return errors

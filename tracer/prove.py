@@ -17,17 +17,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from tracer.config import Config
-from tracer.evidence import Environment, Proof, Verdict, updated_evidence
+from tracer.environment import Environment
+from tracer.evidence import Proof, Verdict, record_proof
 from tracer.gitio import GitError, git, resolve_revision
 from tracer.problems import TracerError
 from tracer.reports import BugReport
+from tracer.tags import TaggedScope
 
 DEFAULT_REPEAT = 3
 
@@ -149,10 +151,10 @@ def pre_fix_worktree(config: Config, commit: str) -> Iterator[Path]:
                 git(config.root, "worktree", "prune")
 
 
-def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat: int = DEFAULT_REPEAT,
-              code: str = "") -> ProveResult:
+def prove_bug(config: Config, report: BugReport, tagged: Sequence[TaggedScope], base: str | None = None,
+              repeat: int = DEFAULT_REPEAT) -> ProveResult:
     """Run the bug's linked tests `repeat` times before the fix and after it; keep the proof with
-    the evidence of the environment they ran in, and `code`, the code id of the fixed code."""
+    the evidence of the environment they ran in, pinned to the `tagged` code."""
     revision = base or report.pre_fix_revision
     if not revision:
         raise TracerError(f"{report.bug_id} names no pre_fix_revision; give --base REV", report.path, report.line_of("bug_id"))
@@ -178,8 +180,6 @@ def prove_bug(config: Config, report: BugReport, base: str | None = None, repeat
         verdict = classify([run.outcomes.get(test_id) for run in before], [run.outcomes.get(test_id) for run in after])
         for item_id in linked_items:
             items.setdefault(item_id, {})[test_id] = verdict
-    proof = Proof(commit, repeat, items, code)
-    if environment.facts:
-        with updated_evidence(config, report.bug_id, environment) as stored:
-            stored.proof = proof
+    proof = Proof(commit, repeat, items)
+    record_proof(config, report.bug_id, tagged, environment, proof)
     return ProveResult(proof, environment, tuple(before))

@@ -1,9 +1,11 @@
-"""The generated documents: each bug's code-changes document and the index of all bugs, through
-Jinja2's sandbox (a project's templates are data: they never run code), cached by content."""
+"""The generated documents: each bug's code-changes document, its diffs as data, and the index of
+all bugs, through Jinja2's sandbox (a project's templates are data: they never run code), cached by
+content. Reads evidence, never writes it."""
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -15,12 +17,13 @@ import yaml
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.diffs import ScopeDiff, diff_scopes, scope_source
-from tracer.evidence import BugStatus, ItemState, evidence_files
+from tracer.diffs import DiffStatus, ScopeDiff, diff_scopes, scope_source
+from tracer.evidence import evidence_files
 from tracer.gitio import GitError, is_shallow, resolve_revision
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import TaggedScope
+from tracer.status import BugStatus, ItemState
 from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split_lines_keepends
 
 if TYPE_CHECKING:
@@ -70,8 +73,8 @@ def stale_document(document: Document, shown: str) -> Drift | None:
     how it differs."""
     try:
         data = document.path.read_bytes() if document.path.is_file() else None
-    except OSError:
-        data = None
+    except OSError as error:
+        raise TracerError(f"cannot read the document to compare it: {error.strerror or error}", shown) from None
     if data == document.text.encode("utf-8", "surrogateescape"):
         return None
     old = (data or b"").decode("utf-8", "surrogateescape")
@@ -187,20 +190,14 @@ def read_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
     return lines
 
 
-def function_views(config: Config, bug: BugStatus, base: str | None, commit: str = "HEAD",
-                   kept_diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> list[dict[str, Any]]:
+def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str], ScopeDiff],
+                   commit: str = "HEAD") -> list[dict[str, Any]]:
     """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
-    report = bug.report
     current = read_lines(config.root, (t.path for t in bug.tagged))
-    revision = base or report.pre_fix_revision
-    diffs = diff_scopes(config.root, revision, list(bug.tagged), current) if revision else {}
     views = []
     for index, item in enumerate(bug.tagged, start=1):
         scope = item.scope
-        diff = diffs.get((item.path, scope.qualname), ScopeDiff("unavailable", note="the report names no pre-fix revision"))
-        kept = (kept_diffs or {}).get((item.path, scope.qualname))
-        if diff.status == "unavailable" and kept is not None:
-            diff = kept
+        diff = diffs.get((item.path, scope.qualname), ScopeDiff(DiffStatus.UNAVAILABLE, note="the report names no pre-fix revision"))
         views.append(
             {
                 "number": index,
@@ -224,10 +221,10 @@ def function_views(config: Config, bug: BugStatus, base: str | None, commit: str
 
 
 def document_context(config: Config, bug: BugStatus, base: str | None, out: Path, commit: str = "HEAD",
-                     kept_diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> dict[str, Any]:
+                     diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> dict[str, Any]:
     """Everything a code-changes template may use."""
     report = bug.report
-    functions = function_views(config, bug, base, commit, kept_diffs)
+    functions = function_views(config, bug, scope_diffs(config, bug, base) if diffs is None else diffs, commit)
     proofs = [(f.environment.label, f.proof) for f in bug.evidence.environments if f.proof is not None]
     return {
         "report": report,
@@ -278,24 +275,26 @@ def diff_base_missing(config: Config, report: BugReport, base: str | None) -> st
     return None
 
 
-def render_document(config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None) -> Document:
-    """The bug's document as it would be written now. The text is cached under a digest of
-    everything it is made of, so an unchanged bug is never rendered (nor jinja2 imported) twice.
-    Where the diff base is missing from this clone, the diffs of the document on disk are kept."""
-    out = document_path(config, bug.report)
+def render_bug(config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None) -> list[Document]:
+    """The bug's document as it would be written now, and, where the report names a pre-fix
+    revision, its diffs as data (what a shallow clone, which lacks that revision, keeps). Both are
+    cached under a digest of everything they are made of, so an unchanged bug is never rendered
+    (nor jinja2 imported) twice."""
+    out, data = document_path(config, bug.report), diffs_path(config, bug.report)
     cache = cache or ContentCache(None)
     key = _document_key(config, bug, base)
-    cached = cache.get(key)
-    if cached is not None:
-        return Document(out, cached)
-    kept = committed_diffs(out) if diff_base_missing(config, bug.report, base) and is_shallow(config.root) else None
-    text = render_template(config, TEMPLATE, document_context(config, bug, base, out, kept_diffs=kept))
-    cache.put(key, text)
-    return Document(out, text)
+    cached, cached_diffs = cache.get(key + ".md"), cache.get(key + ".diffs.json")
+    if cached is None or cached_diffs is None:
+        diffs = scope_diffs(config, bug, base)
+        cached = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs))
+        cached_diffs = diffs_json(bug, base, diffs)
+        cache.put(key + ".md", cached)
+        cache.put(key + ".diffs.json", cached_diffs)
+    return [Document(out, cached)] + ([Document(data, cached_diffs)] if cached_diffs else [])
 
 
 def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
-    return "document-" + digest_of(config.cache_key, *project_templates(config), *bug_inputs(config, bug, base)) + ".md"
+    return "document-" + digest_of(config.cache_key, *project_templates(config), *bug_inputs(config, bug, base))
 
 
 def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[bytes | str]:
@@ -307,8 +306,8 @@ def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[
     try:
         commit = resolve_revision(config.root, revision) if revision else ""
     except GitError:
-        on_disk = document_path(config, report)
-        commit = "unresolved:" + revision + ":" + (on_disk.read_text(encoding="utf-8", errors="replace") if on_disk.is_file() else "")
+        kept = diffs_path(config, report)
+        commit = "unresolved:" + revision + ":" + (kept.read_text(encoding="utf-8", errors="replace") if kept.is_file() else "")
     # the item states too: they depend on more than these files (which linked test files exist)
     parts: list[bytes | str] = [report.path, (config.root / report.path).read_bytes(), commit, repr(bug.items)]
     for evidence in evidence_files(config, report.bug_id):
@@ -328,42 +327,60 @@ def project_templates(config: Config) -> list[bytes | str]:
     return parts
 
 
-_HEADING = re.compile(r"^\d+\.\s+`(?P<qualname>[^`]+?)(?:\(\))?`\s+-\s+`(?P<path>[^`]+)`")
-_NEW_NOTE = re.compile(r"^New since the pre-fix revision: (?P<note>.*)\.$", re.DOTALL)
+# Diffs as data
 
 
-def committed_diffs(document: Path) -> dict[tuple[str, str], ScopeDiff]:
-    """What a document on disk says of each function's diff, by (path, qualname): what a shallow
-    clone, which lacks the pre-fix revision, keeps rather than deletes."""
-    from markdown_it import MarkdownIt
+def diffs_path(config: Config, report: BugReport) -> Path:
+    """Beside the document: `<document name without its suffix>.diffs.json`."""
+    document = document_path(config, report)
+    return document.with_name(document.name.removesuffix(document.suffix) + ".diffs.json")
 
-    try:
-        text = document.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+
+def scope_diffs(config: Config, bug: BugStatus, base: str | None) -> dict[tuple[str, str], ScopeDiff]:
+    """Each tagged scope's diff against the pre-fix revision (or `base`), by (path, qualname).
+    Where this clone lacks that revision and is shallow, the diffs committed beside the document
+    are kept; no template's wording is ever parsed back."""
+    revision = base or bug.report.pre_fix_revision
+    if not revision:
         return {}
-    diffs: dict[tuple[str, str], ScopeDiff] = {}
-    key: tuple[str, str] | None = None
-    in_diff = False
-    tokens = MarkdownIt("commonmark").parse(text)
-    for index, token in enumerate(tokens):
-        content = tokens[index + 1].content if index + 1 < len(tokens) else ""
-        if token.type == "heading_open" and token.tag in ("h2", "h3", "h4"):
-            match = _HEADING.match(content) if token.tag == "h3" else None
-            key = (match["path"], match["qualname"]) if match else (key if token.tag == "h4" else None)
-            in_diff = token.tag == "h4" and content.startswith("Diff against")
-        elif key is None:
-            continue
-        elif token.type == "fence" and token.info.strip() == "diff" and in_diff:
-            diffs[key] = ScopeDiff("changed", diff=token.content.rstrip("\n"))
-        elif token.type == "paragraph_open" and content.startswith("_") and content.endswith("_"):
-            note = content[1:-1]
-            if (match := _NEW_NOTE.match(note)) is not None:
-                diffs[key] = ScopeDiff("new", note=match["note"])
-            elif note.startswith("No diff for the module itself"):
-                diffs[key] = ScopeDiff("module")
-            elif note.startswith("Unchanged since the pre-fix revision"):
-                diffs[key] = ScopeDiff("unchanged")
-    return diffs
+    if diff_base_missing(config, bug.report, base) and is_shallow(config.root):
+        return kept_diffs(config, bug.report)
+    current = read_lines(config.root, (t.path for t in bug.tagged))
+    return diff_scopes(config.root, revision, list(bug.tagged), current)
+
+
+def diffs_json(bug: BugStatus, base: str | None, diffs: Mapping[tuple[str, str], ScopeDiff]) -> str:
+    """The diffs file's text ("" where the report names no pre-fix revision: no file)."""
+    revision = base or bug.report.pre_fix_revision
+    if not revision:
+        return ""
+    scopes = [
+        {"path": path, "qualname": qualname, "status": str(diff.status), "diff": diff.diff, "note": diff.note}
+        for (path, qualname), diff in sorted(diffs.items())
+    ]
+    data = {"bug_id": bug.report.bug_id, "revision": revision, "scopes": scopes}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def kept_diffs(config: Config, report: BugReport) -> dict[tuple[str, str], ScopeDiff]:
+    """The diffs committed beside the document, checked as the hostile input they may be: a file
+    that is not what `diffs_json` writes is an error naming it."""
+    path = diffs_path(config, report)
+    shown = path.relative_to(config.root).as_posix()
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        scopes = data["scopes"]
+        kept = {}
+        for entry in scopes:
+            fields = [entry[name] for name in ("path", "qualname", "status", "diff", "note")]
+            if not all(isinstance(value, str) for value in fields):
+                raise TypeError("a value is not text")
+            kept[(fields[0], fields[1])] = ScopeDiff(DiffStatus(fields[2]), diff=fields[3], note=fields[4])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise TracerError(f"kept diffs cannot be read ({type(error).__name__}: {error}); restore the file from git", shown) from None
+    return kept
 
 
 def render_index(config: Config, bugs: Iterable[BugStatus], cache: ContentCache | None = None) -> Document:

@@ -7,7 +7,6 @@ raised it, becomes that file's finding. The scanned code is never imported."""
 
 from __future__ import annotations
 
-import ast
 import importlib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +32,7 @@ from tracer.tags import (
 
 __all__ = [
     "Change", "FileScan", "IdTags", "MalformedTag", "Prefilter", "Scope", "TaggedScope", "all_tags",
-    "compile_id_pattern", "find_scope", "iter_tagged", "literal_prefix", "literal_starts", "match_tag",
+    "compile_id_pattern", "iter_tagged", "literal_prefix", "literal_starts", "match_tag",
     "prefilter_for", "scan_file", "scan_source",
 ]
 
@@ -92,38 +91,6 @@ def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
         if where:
             message += f" (in {Path(where[0].filename).name}:{where[0].lineno})"
         return FileScan(path, problems=(Problem(path, 1, "T001", f"cannot scan: {message}"),))
-
-
-def find_scope(source: str, qualname: str) -> tuple[int, int] | None:
-    """Line range (first decorator to end of body) of the def or class named `qualname`; None
-    when there is none or the source does not parse."""
-    try:
-        return scope_ranges(source).get(qualname)
-    except Exception:  # noqa: BLE001 - an old revision that breaks the parser has no such scope
-        return None
-
-
-@lru_cache(maxsize=4)  # the diffs ask for several scopes of one old file in a row
-def scope_ranges(source: str) -> dict[str, tuple[int, int]]:
-    """Every def's and class's range by qualname, read with Python's `ast`: the diffs need only
-    ranges of old files, and importing libcst for them would cost the gate 170 ms where the scan
-    itself ran in worker processes. The rules (first decorator to the last line, qualnames as
-    `__qualname__` without `<locals>`) are the tag walk's: tests/tracer/test_scanner_ranges.py
-    checks that this reader and the libcst walk agree on real modules."""
-    ranges: dict[str, tuple[int, int]] = {}
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = prefix + child.name
-                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                ranges.setdefault(name, (start, child.end_lineno or child.lineno))
-                visit(child, name + ".")
-            else:
-                visit(child, prefix)
-
-    visit(ast.parse(source), "")
-    return ranges
 
 
 def iter_tagged(scans: Sequence[FileScan], bug_id: str) -> Iterator[TaggedScope]:

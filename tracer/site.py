@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.evidence import BugStatus, ItemState, LinkedResult
+from tracer.diffs import DiffStatus
 from tracer.fileio import atomic_write
 from tracer.gitio import head_commit, is_shallow
 from tracer.problems import TracerError
 from tracer.render import (
     bug_inputs,
-    committed_diffs,
-    diff_base_missing,
     document_context,
     document_path,
     issue_link,
@@ -34,6 +32,7 @@ from tracer.render import (
     source_link,
 )
 from tracer.scanner import FileScan, TaggedScope
+from tracer.status import BugStatus, ItemState, LinkedResult
 
 if TYPE_CHECKING:
     import jinja2
@@ -319,16 +318,14 @@ def _anchor(text: str) -> str:
 def bug_context(config: Config, bug: BugStatus, page: Path, commit: str) -> dict[str, Any]:
     """The code-changes document's context, with each scope's source highlighted (its change
     blocks marked), its diff coloured, and the report's sections as HTML."""
-    missing = diff_base_missing(config, bug.report, None) and is_shallow(config.root)
-    kept = committed_diffs(document_path(config, bug.report)) if missing else None
-    context = document_context(config, bug, None, page, commit, kept)
+    context = document_context(config, bug, None, page, commit)
     lines = read_lines(config.root, (t.path for t in bug.tagged))
     for view, tagged in zip(context["functions"], bug.tagged):
         view["blocks"] = [
             {"start": start, "end": end, "marked": marked, "html": highlight_python(lines[tagged.path], start, end, marked)}
             for start, end, marked in code_blocks(tagged)
         ]
-        view["diff_html"] = highlight_diff(view["diff"].diff) if view["diff"].status == "changed" else None
+        view["diff_html"] = highlight_diff(view["diff"].diff) if view["diff"].status is DiffStatus.CHANGED else None
         view["anchor"] = f"f{view['number']}"
     for name in ("root_cause", "solution", "alternatives", "next_steps", "notes"):
         context[name + "_html"] = markdown_html(context[name], config.root / bug.report.path, page)

@@ -112,12 +112,13 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 @pytest.fixture
 def clean(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """The small project of tests/tracer/project.py with its documents rendered, as the current
-    folder: check finds only the one warning."""
-    from tests.tracer.project import build
+    """The small project of tests/tracer/project.py with its report's sign-off pinned and its
+    documents rendered, as the current folder: check finds only the one warning."""
+    from tests.tracer.project import BUG, build
     from tracer.cli import main
 
     build(in_tmp)
+    assert main(["signoff", BUG, "reviewed", "--by", "reviewer", "--reason", "read the diff"]) == 0
     assert main(["render", "--all"]) == 0
     capsys.readouterr()
     return in_tmp

@@ -7,7 +7,8 @@ import json
 from tests.conftest import make_files
 from tests.tracer.project import BUG
 from tracer.cli import main
-from tracer.evidence import FINGERPRINT_SCHEME, Environment
+from tracer.environment import Environment
+from tracer.fingerprint import FINGERPRINT_SCHEME
 
 REPORT = f"docs/bug_reports/{BUG.lower()}-overflow.md"
 DOCUMENT = f"docs/bug_reports/{BUG.lower()}-overflow-code-changes.md"

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import commit_all, git
 from tests.tracer.conftest import BUG
 from tracer.cli import main
-from tracer.evidence import Environment, python_environment
+from tracer.environment import Environment, python_environment
 
 CONFTEST = """\
 import os
@@ -253,16 +253,20 @@ def test_environments_with_dashes_in_their_facts_get_files_of_their_own():
     assert Environment.of(python_environment()).file_stem == "{implementation}{python}-{platform}".format(**python_environment())
 
 
-def test_a_sign_off_taken_out_of_the_report_no_longer_counts(in_tmp, capsys):
-    from tests.tracer.project import build
-
-    build(in_tmp)
+def test_a_reports_sign_off_is_pinned_by_the_next_test_run_never_by_rendering(machines, monkeypatch, capsys):
+    report = machines.path / "docs" / "bug_reports" / f"{BUG.lower()}-overflow.md"
+    manual = "    manual: {by: reviewer, reason: read the diff}\n"
+    report.write_text(report.read_text().replace("    text: On a GPU\n", "    text: On a GPU\n" + manual))
+    signoffs = machines.path / "docs" / "bug_reports" / "evidence" / BUG.lower() / "signoffs.json"
     assert main(["render", "--all"]) == 0
-    assert "(`reviewed`): **manual**: signed off by reviewer: read the diff" in document(capsys)
-    report = next((in_tmp / "docs" / "bug_reports").glob("bug-*-overflow.md"))
-    report.write_text(report.read_text().replace("    manual: {by: reviewer, reason: read the diff}\n", ""))
-    assert main(["render", "--all"]) == 0
-    assert "(`reviewed`): **open**" in document(capsys)
-    assert main(["signoff", BUG, "reviewed", "--by", "Ada", "--reason", "looked"]) == 0
-    assert main(["render", "--all"]) == 0  # a sign-off given with tracer signoff stays
-    assert "(`reviewed`): **manual**: signed off by Ada: looked" in document(capsys)
+    assert not signoffs.exists()  # rendering reads the evidence, never writes it
+    assert "(`on-gpu`): **manual**: signed off by reviewer: read the diff (not pinned to the code yet" in document(capsys)
+    run_on(machines, monkeypatch, "cpu")
+    assert json.loads(signoffs.read_text())["signoffs"]["on-gpu"]["from_report"] is True
+    assert "(`on-gpu`): **manual**: signed off by reviewer: read the diff\n" in document(capsys)
+    report.write_text(report.read_text().replace(manual, ""))
+    run_on(machines, monkeypatch, "cpu")  # the entry is gone from the report: so is its pinned sign-off
+    assert "(`on-gpu`): **open**" in document(capsys)
+    assert main(["signoff", BUG, "on-gpu", "--by", "Ada", "--reason", "looked"]) == 0
+    run_on(machines, monkeypatch, "cpu")  # a sign-off given with tracer signoff stays
+    assert "(`on-gpu`): **manual**: signed off by Ada: looked" in document(capsys)

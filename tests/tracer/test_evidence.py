@@ -12,7 +12,7 @@ from tests.conftest import commit_all, git
 from tests.tracer.conftest import BUG
 from tests.tracer.test_plugin import EVIDENCE
 from tracer.cli import main
-from tracer.evidence import fingerprint_source
+from tracer.fingerprint import fingerprint_source
 
 FUNCTION = """\
 def step(x):

@@ -328,6 +328,32 @@ def test_on_a_shallow_clone_the_committed_diffs_are_kept(clean, tmp_path_factory
     assert git(clone, "status", "--porcelain") == ""
 
 
+def test_a_shallow_clone_keeps_the_diffs_whatever_the_template_says(clean, tmp_path_factory, capsys):
+    """The diffs travel as data beside the document, so a template of the project's own, which
+    words them any way it likes, still renders the same document in a clone that lacks the
+    pre-fix revision."""
+    make_files(clean, {"templates/code_changes.md.j2": (
+        "{% for f in functions %}## {{ f.qualname }}\n{% if f.diff.status == 'changed' %}{{ f.diff.diff }}"
+        "{% else %}Status: {{ f.diff.status }} {{ f.diff.note }}{% endif %}\n{% endfor %}"
+    )})
+    assert main(["render", "--all"]) == 0
+    document = next(clean.glob("docs/bug_reports/*-code-changes.md")).read_text()
+    assert "@@" in document and "Status: module" in document
+    commit_all(clean, "documents")
+    clone = tmp_path_factory.mktemp("ci") / "clone"
+    git(clean.parent, "clone", "-q", "--depth", "1", f"file://{clean}", str(clone))
+    os.chdir(clone)
+    capsys.readouterr()
+    assert main(["check"]) == 0
+    assert "C201" not in capsys.readouterr().out
+    assert main(["render", "--all"]) == 0
+    assert git(clone, "status", "--porcelain") == ""
+    kept = next(clone.glob("docs/bug_reports/*.diffs.json"))
+    kept.write_text("{not json")
+    assert main(["check"]) == 1
+    assert "kept diffs cannot be read" in capsys.readouterr().out
+
+
 FENCE_LINES = ["```", "````", "~~~", "~~~~", "```python", "~~~ `x`", "``` `x`", "text", "", "  ```", "   ~~~", "## heading", "```  "]
 
 

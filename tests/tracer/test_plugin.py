@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from tests.tracer.conftest import BUG
-from tracer.evidence import Environment, python_environment
+from tracer.environment import Environment, python_environment
 
 ENVIRONMENT = Environment.of(python_environment())  # what a run here records, as the test project adds no facts
 EVIDENCE = f"docs/bug_reports/evidence/{BUG.lower()}/{ENVIRONMENT.file_stem}.json"

@@ -201,11 +201,11 @@ def test_trace_all_lists_every_tag_of_every_id_orphans_included(project, capsys)
 
 
 def test_check_computes_each_bugs_states_once(project, monkeypatch):
-    import tracer.evidence
+    import tracer.status
 
     calls = []
-    assess = tracer.evidence.assess
-    monkeypatch.setattr(tracer.evidence, "assess", lambda *args: calls.append(args[0].bug_id) or assess(*args))
+    assess = tracer.status.assess
+    monkeypatch.setattr(tracer.status, "assess", lambda *args: calls.append(args[0].bug_id) or assess(*args))
     main(["render", "--all"])
     calls.clear()
     main(["check"])

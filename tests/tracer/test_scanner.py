@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from tracer.config import DEFAULT_ID_PATTERN
-from tracer.scanner import all_tags, find_scope, iter_tagged, literal_prefix, scan_file, scan_source
+from tracer.diffs import scope_ranges
+from tracer.scanner import all_tags, iter_tagged, literal_prefix, scan_file, scan_source
 
 ID = re.compile(DEFAULT_ID_PATTERN)
 A = "BUG-20250101-001"
@@ -325,11 +326,11 @@ def test_literal_prefix_of_the_id_pattern(pattern, prefix):
     assert literal_prefix(pattern) == prefix
 
 
-def test_find_scope_by_qualname():
+def test_old_scope_ranges_by_qualname():
     source = "class A:\n    @d\n    def f(self):\n        pass\n\ndef f():\n    pass\n"
-    assert find_scope(source, "A.f") == (2, 4)
-    assert find_scope(source, "f") == (6, 7)
-    assert find_scope(source, "missing") is None
+    assert scope_ranges(source)["A.f"] == (2, 4)
+    assert scope_ranges(source)["f"] == (6, 7)
+    assert "missing" not in scope_ranges(source)
 
 
 def test_each_id_of_a_docstring_gets_the_text_of_the_line_that_first_names_it():
@@ -498,8 +499,9 @@ def test_anything_a_file_raises_is_its_finding(monkeypatch):
     assert problem.code == "T001" and "MemoryError: out of memory" in problem.message
 
 
-def test_find_scope_of_a_file_that_does_not_parse_is_none():
-    assert find_scope("def f(:\n", "f") is None
+def test_old_scope_ranges_of_a_file_that_does_not_parse_say_so():
+    with pytest.raises(SyntaxError):
+        scope_ranges("def f(:\n")
 
 
 # Every tag of every ID

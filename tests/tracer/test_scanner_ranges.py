@@ -1,6 +1,6 @@
 """The scanner's line ranges come from one codegen pass over libcst's tree (tracer.syntax), not
 from libcst's metadata; the diffs read old files' ranges with Python's own `ast`
-(tracer.scanner.scope_ranges). Checked here to agree on real modules."""
+(tracer.diffs.scope_ranges). Checked here to agree on real modules."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tracer import syntax
-from tracer.scanner import scope_ranges
+from tracer.diffs import scope_ranges
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MODULES = ["typing.py", "argparse.py", "dataclasses.py", "asyncio/base_events.py", "email/_header_value_parser.py"]

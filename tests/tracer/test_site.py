@@ -49,17 +49,26 @@ def label(facts: dict[str, str]) -> str:
 
 
 def record(root: Path, results=RESULTS) -> None:
-    """Evidence as the pytest plugin records it, through tracer's own functions."""
+    """Evidence files as runners on other machines write them: results on the current code, or on
+    code that has since changed."""
     from tracer.api import Project
     from tracer.config import load_config
-    from tracer.evidence import Environment, Outcome, fingerprints, updated_evidence
+    from tracer.environment import Environment
+    from tracer.evidence import EvidenceFile, Outcome, evidence_folder
+    from tracer.fingerprint import fingerprints
 
     config = load_config(root)
     prints = fingerprints(root, Project(config).tagged(BUG))
     older = {scope: "0" * 16 for scope in prints}
+    files: dict[Environment, EvidenceFile] = {}
     for facts, item, test, outcome, current in results:
-        with updated_evidence(config, BUG, Environment.of(facts)) as evidence:
-            evidence.record(item, test, Outcome(outcome), prints if current else older)
+        environment = Environment.of(facts)
+        file = files.setdefault(environment, EvidenceFile(BUG, environment))
+        file.record(item, test, Outcome(outcome), prints if current else older)
+    for environment, file in files.items():
+        path = evidence_folder(config, BUG) / f"{environment.file_stem}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(file.to_json(), encoding="utf-8")
 
 
 @pytest.fixture
