@@ -34,19 +34,13 @@ class Selection(NamedTuple):
     notes: tuple[FileScan, ...]
 
 
-def python_files(config: Config) -> list[str]:
-    """Project-relative POSIX paths of the Python files under the source roots, without what
-    .gitignore ignores, virtual environments, build output and test folders; sorted."""
-    return [path for path, _ in select_files(config).files]
-
-
 def select_files(config: Config) -> Selection:
     """The regular files to scan. A source root that does not exist or leads out of the project
     is a TracerError naming `source_roots`; a FIFO, socket or device named `*.py`, or a symlink
     out of the project, is skipped with a note."""
     root = os.path.realpath(config.root)
     prefixes = [_root_prefix(config, root, source_root) for source_root in config.source_roots]
-    listed = _git_files(config.root)
+    listed, git_failure = _git_files(config.root)
     candidates: set[str] = set()
     for prefix in prefixes:
         if listed is not None:
@@ -60,7 +54,7 @@ def select_files(config: Config) -> Selection:
         if not any(p.startswith(t.rstrip("/") + "/") for p in prefixes if p)
     )
     files: list[tuple[str, os.stat_result]] = []
-    notes: list[FileScan] = []
+    notes: list[FileScan] = [_note(".", git_failure)] if git_failure else []
     top = os.fspath(config.root)  # strings, not Paths: this loop runs once per file on every command
     real_paths: set[str] = set()
     links: list[tuple[str, os.stat_result]] = []
@@ -123,14 +117,24 @@ def _file_kind(mode: int) -> str:
     return "not a file"
 
 
-def _git_files(root: Path) -> list[str] | None:
+def _git_files(root: Path) -> tuple[list[str] | None, str]:
+    """The files git lists (tracked and untracked, without what .gitignore ignores), or None and
+    why not. Outside a repository, or without git, the tree is walked and nothing is said; a
+    repository whose listing fails (a corrupt index, say) is walked too, and said so."""
     try:
-        out = subprocess.run(
+        done = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
+            cwd=root, capture_output=True, stdin=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None, ""
+    if done.returncode:
+        error = done.stderr.decode("utf-8", "replace").strip()
+        if "not a git repository" in error:
+            return None, ""
+        first = error.splitlines()[0][:200] if error else f"exit code {done.returncode}"
+        return None, f"git ls-files failed ({first}); walked the tree instead, .gitignore not applied"
+    out = done.stdout
     # surrogateescape: a file name that is not UTF-8 keeps its bytes (os.fsencode gives them back)
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
@@ -138,7 +142,7 @@ def _git_files(root: Path) -> list[str] | None:
     return [
         p for p in paths
         if not (venvs and p.startswith(venvs)) and not any(part in SKIPPED_DIRS for part in p.split("/"))
-    ]
+    ], ""
 
 
 def _walk(root: Path, prefix: str) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import git, make_files
 from tracer.config import Config
 from tracer.problems import TracerError
-from tracer.sources import python_files, scan_project
+from tracer.sources import scan_project, select_files
 
 TAG = "# BUG-20250101-001: fix\n"
 TAGGED = "def f():\n    " + TAG + "    return 1\n"
@@ -41,6 +41,11 @@ def parsed(monkeypatch):
     return seen
 
 
+def python_files(config: Config) -> list[str]:
+    """The files a scan reads, without their stat."""
+    return [path for path, _ in select_files(config).files]
+
+
 @pytest.mark.parametrize("with_git", [True, False], ids=["git", "no-git"])
 def test_python_files_skip_ignored_venv_and_build_output(tmp_path, monkeypatch, with_git):
     make_files(tmp_path, TREE)
@@ -50,6 +55,17 @@ def test_python_files_skip_ignored_venv_and_build_output(tmp_path, monkeypatch, 
     found = python_files(Config(root=tmp_path))
     expected = ["pkg/a.py", "pkg/sub/b.py"] + ([] if with_git else ["generated/out.py"])
     assert found == sorted(expected)
+
+
+def test_a_repository_whose_git_listing_fails_is_walked_and_said_so(tmp_path, monkeypatch):
+    make_files(tmp_path, {"pkg/a.py": ""})
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    git(tmp_path, "init", "-q")
+    (tmp_path / ".git" / "index").write_bytes(b"not an index")
+    selection = select_files(Config(root=tmp_path))
+    assert [path for path, _ in selection.files] == ["pkg/a.py"]
+    (note,) = selection.notes
+    assert "git ls-files failed" in note.problems[0].message
 
 
 def test_source_roots_and_exclude(tmp_path):
