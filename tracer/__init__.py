@@ -11,9 +11,17 @@ The pipeline, one way (each module imports only those below it; import-linter ch
     config, cache, gitio, fileio, sourcetext, problems    the ground floor
 """
 
-from importlib.metadata import PackageNotFoundError, version
+DISTRIBUTION = "bugfix-tracer"  # "tracer" on the public index is an unrelated project; the command is `tracer`
 
-try:
-    __version__ = version("bugfix-tracer")  # one version: the package metadata's
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """`tracer.__version__`, read from the package metadata when asked: one version, and no
+    40 ms import of importlib.metadata on commands that never show it."""
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"

@@ -7,14 +7,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from tracer import __version__
 from tracer.fileio import atomic_write, ignore_folder
 
 
 @lru_cache(maxsize=1)
 def tracer_digest() -> bytes:
     """A digest of tracer's own code and templates: a changed tracer never reads stale results."""
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256()
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("templates/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

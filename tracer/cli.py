@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracer import __version__
+import tracer
 from tracer.problems import ExitCode, Problem, Severity, TracerError, shown_path
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def _project() -> Project:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="tracer")
+@click.version_option(package_name=tracer.DISTRIBUTION, prog_name="tracer")
 def cli() -> None:
     """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents."""
 
@@ -186,7 +186,7 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> i
     elif fmt == "github":
         text = formats.as_github(config, problems)
     elif fmt == "sarif":
-        text = formats.as_sarif(config, problems, __version__)
+        text = formats.as_sarif(config, problems, tracer.__version__)
     else:
         text = formats.as_text(problems, show_diff)
     if output_file and output_file != "-":
