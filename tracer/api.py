@@ -74,6 +74,11 @@ class Project:
         """Every tag of every ID, orphans included, in one pass over the scans."""
         return all_tags(self.scans)
 
+    @cached_property
+    def unparsed(self) -> frozenset[str]:
+        """Files that do not parse now (T001): their tags, and so their bugs' states, are unknown."""
+        return frozenset(scan.path for scan in self.scans if any(p.code == "T001" for p in scan.problems))
+
     @property
     def scan_problems(self) -> list[Problem]:
         return sorted(p for scan in self.scans for p in scan.problems)
@@ -86,7 +91,7 @@ class Project:
         report = self.report(bug_id)
         if report.bug_id not in self._bugs:
             evidence = load_evidence(self.config, report.bug_id)
-            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root)
+            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root, self.unparsed)
         return self._bugs[report.bug_id]
 
     def sign_off(self, bug_id: str, item_id: str, by: str, reason: str) -> BugReport:

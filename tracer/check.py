@@ -33,7 +33,7 @@ CODES: dict[str, str] = {
     "C202": "a pre_fix_revision that is not a commit of this repository (a shallow clone makes it W502)",
     "C301": "checklist items whose evidence is stale or failed, or an evidence file that breaks its schema",
     "C302": "a status of verified or closed while items are open, failed or stale",
-    "C401": "template placeholders left in a report",
+    "C401": "template placeholders left in a report (a warning while the bug is open or investigating)",
     "C402": "a relative link in a report or document that points nowhere",
     "W501": "a checklist item that no test verifies and no sign-off covers (an error with --strict)",
     "W502": "the diff base of a report is missing from this clone (a shallow clone?): diffs are kept as committed",
@@ -61,6 +61,7 @@ def check_project(project: Project, strict: bool = False) -> CheckResult:
     problems: list[Problem] = [*reports.problems, *project.scan_problems, *tag_problems(config, reports, scans)]
     bugs: list[BugStatus] = []
     missing: dict[str, str] = {}
+    unknown = False
     for report, outcome in zip(sorted(reports.reports, key=lambda r: r.bug_id), project.all_bugs()):
         if isinstance(outcome, TracerError):
             problems.append(_as_problem(outcome, report.path, "C301"))
@@ -71,10 +72,13 @@ def check_project(project: Project, strict: bool = False) -> CheckResult:
         revision = diff_base_missing(config, report, None)
         if revision:
             missing[report.bug_id] = revision
+        if any(item.state is ItemStatus.UNKNOWN for item in outcome.items):
+            unknown = True  # a file does not parse: its T001 is the finding, not every document it would change
+            continue
         problems += _rendered(config, partial(project.documents, report.bug_id), f"run tracer render {report.bug_id}",
                               report.path, "cannot render")
     problems += _missing_base_problems(config, bugs, missing)
-    if index_path(config).exists() or reports.reports:
+    if (index_path(config).exists() or reports.reports) and not unknown:
         shown = index_path(config).relative_to(config.root).as_posix()
         problems += _rendered(config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index")
     problems += link_problems(config)
@@ -107,10 +111,13 @@ def _rendered(config: Config, render: Callable[[], list[Document]], hint: str, p
     except TracerError as error:
         problem = _as_problem(error, path, "C201")
         return [Problem(problem.path, problem.line, "C201", f"{what}: {error.message}")]
-    problems = []
-    for document in documents:
-        problems += document_problems(config, document, hint)
-    return problems
+    problems = [problem for document in documents for problem in document_problems(config, document, hint)]
+    if len(problems) < 2:
+        return problems
+    # One change, one finding: a bug's document and its diffs file go stale together.
+    first, *others = problems
+    also = ", ".join(p.path for p in others)
+    return [Problem(first.path, first.line, "C201", f"{first.message} (and {also})", detail="".join(p.detail for p in problems))]
 
 
 def _as_problem(error: TracerError, path: str, code: str) -> Problem:
@@ -137,8 +144,9 @@ def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> l
         for malformed in scan.malformed:
             problems.append(Problem(scan.path, malformed.line, "C103",
                                     f"tag does not match the ID pattern {config.id_pattern}: {malformed.text.strip()}"))
+    unparsed = any(p.code == "T001" for scan in scans for p in scan.problems)
     for report in reports.reports:
-        if report.status.done and report.bug_id not in tagged:
+        if report.status.done and report.bug_id not in tagged and not unparsed:  # its tags may lie in that file
             problems.append(Problem(report.path, report.line_of("status"), "C102",
                                     f"{report.bug_id} is {report.status} but no code is tagged with it"))
     return problems
@@ -159,7 +167,7 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
                                     f"stale; the next test run pins it, or run {command}", Severity.WARNING))
     for item in bug.items:
         line = next((i.line for i in report.checklist if i.id == item.id), 1)
-        if item.state in (ItemStatus.STALE, ItemStatus.FAILED):
+        if item.state in (ItemStatus.STALE, ItemStatus.FAILED):  # UNKNOWN: the file's own T001 says why
             problems.append(Problem(report.path, line, "C301", f"item {item.id!r} is {item.state}: {item.detail}",
                                     subject=f"{report.bug_id}/{item.id}"))
         if item.state is ItemStatus.OPEN:
@@ -190,9 +198,12 @@ def document_problems(config: Config, document: Document, hint: str) -> list[Pro
 
 
 def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
+    """C401 for placeholders left in a report: warnings while the bug is open or investigated (its
+    root cause may not be known yet), errors once it is fixed."""
     text = (config.root / report.path).read_text(encoding="utf-8")
+    severity = Severity.ERROR if report.status.done else Severity.WARNING
     return [
-        Problem(report.path, number, "C401", f"template placeholder left in the report: {match.group(0)}")
+        Problem(report.path, number, "C401", f"template placeholder left in the report: {match.group(0)}", severity)
         for number, line in prose_lines(text)
         if (match := _PLACEHOLDER.search(line))
     ]

@@ -4,6 +4,7 @@ Every command returns an int; `main` maps each error class to its exit code in o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from tracer.api import Project
 
 FORMATS = ("text", "json", "github", "sarif")
+STATUSES = ("open", "investigating", "fixed", "verified", "closed")  # tracer.reports.Status, without importing yaml
+EXIT_CODES = "Exit codes: 0 clean, 1 findings, 2 usage or input error."
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its examples, kept as written (click's \\b), and the exit codes."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + EXIT_CODES
 
 
 def _project() -> Project:
@@ -29,10 +37,13 @@ def _project() -> Project:
     return Project(load_config())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=examples("tracer new \"NaN gradients in training\"", "tracer render BUG-20251110-002", "tracer check"))
 @click.version_option(package_name=tracer.DISTRIBUTION, prog_name="tracer")
 def cli() -> None:
-    """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents."""
+    """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents.
+
+    Run `tracer COMMAND --help` for a command's options and an example."""
 
 
 def echo(text: str = "", **options: Any) -> None:
@@ -46,7 +57,8 @@ def _echo_problems(problems: Sequence[Problem]) -> None:
         echo(str(problem), err=True)
 
 
-@cli.command()
+@cli.command(short_help="Write a bug's code-changes document and the index.",
+             epilog=examples("tracer render BUG-20251110-002", "tracer render --all", "tracer render --all --check"))
 @click.argument("bug_id", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here ('-' for stdout).")
 @click.option("--base", metavar="REV", help="Diff each function against this revision (default: the report's pre_fix_revision).")
@@ -85,10 +97,13 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
         elif stale_document(document, shown) is not None:
             atomic_write(document.path, document.text)
             echo(f"wrote {shown}")
+        else:
+            echo(f"{shown} is up to date")
     return ExitCode.FINDINGS if stale else ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Print where a bug lives in the code.",
+             epilog=examples("tracer trace BUG-20251110-002", "tracer trace --all --format json"))
 @click.argument("bug_id", required=False)
 @click.option("--all", "every", is_flag=True, help="Every tag of every ID, orphans included.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -117,12 +132,26 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
                     echo(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
     found = any(data["functions"] for data in traces)
     if not found:
-        echo("no code is tagged" + (f" with {bug_id}" if bug_id else ""), err=True)
+        echo("no code is tagged" + (f" with {bug_id}{_nearest_ids(project, bug_id)}" if bug_id else ""), err=True)
     return ExitCode.CLEAN if found else ExitCode.FINDINGS
 
 
-@cli.command("list")
-@click.option("--status", "statuses", multiple=True, help="Only reports with this status (repeatable).")
+def _nearest_ids(project: Project, bug_id: str) -> str:
+    """"; did you mean X?" from the tagged IDs and the reports' (a report that cannot be read
+    is no suggestion), or ""."""
+    import difflib
+
+    known = set(project.tagged_ids())
+    with contextlib.suppress(TracerError):
+        known |= {report.bug_id for report in project.reports.reports}
+    close = difflib.get_close_matches(bug_id.upper(), sorted(known), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+@cli.command("list", short_help="List the bug reports.",
+             epilog=examples("tracer list", "tracer list --status open --status investigating --format json"))
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
+              help="Only reports with this status (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     """List the bug reports."""
@@ -131,7 +160,10 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     project = _project()
     reports = project.reports
     _echo_problems(reports.problems)
-    rows = sorted((r for r in reports.reports if not statuses or r.status in statuses), key=lambda r: r.bug_id)
+    wanted = {status.lower() for status in statuses}
+    rows = sorted((r for r in reports.reports if not wanted or r.status in wanted), key=lambda r: r.bug_id)
+    if not reports.reports and not reports.problems:
+        echo(f"tracer: no bug reports in {project.config.reports_dir}/; `tracer new \"title\"` writes one", err=True)
     if fmt == "json":
         echo(json.dumps([report_as_dict(r) for r in rows], indent=2, ensure_ascii=False))
     else:
@@ -140,7 +172,8 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Run a bug's linked tests before and after the fix.",
+             epilog=examples("tracer prove BUG-20251110-002", "tracer prove BUG-20251110-002 --base HEAD~3 --repeat 5"))
 @click.argument("bug_id")
 @click.option("--base", metavar="REV", help="The revision before the fix (default: the report's pre_fix_revision).")
 @click.option("--repeat", type=click.IntRange(1, 100), default=3, show_default=True,
@@ -163,10 +196,12 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
         for test_id, verdict in tests.items():
             failing_after |= verdict is Verdict.FAILS_AFTER
             echo(f"  {item_id:<28} {verdict:<18} {test_id}")
+    echo(f"the proof is kept with the evidence; `tracer render {bug_id}` shows it in the document")
     return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Check that reports, tags, documents and evidence agree.",
+             epilog=examples("tracer check", "tracer check --diff", "tracer check --format sarif --output-file tracer.sarif"))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--diff", "show_diff", is_flag=True, help="Show how each stale generated document would change.")
 @click.option("--strict", is_flag=True, help="Items no test verifies are errors, not warnings.")
@@ -203,29 +238,43 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> i
     return ExitCode.FINDINGS if errors else ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Write a new bug report with the next free ID.",
+             epilog=examples("tracer new \"NaN gradients in training\" --severity High"))
 @click.argument("title")
 @click.option("--severity", type=click.Choice(["Critical", "High", "Medium", "Low"]), default="Medium", show_default=True)
 @click.option("--author", default=None, help="Default: git's user.name.")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Default: today.")
 def new(title: str, severity: str, author: str | None, day: dt.datetime | None) -> int:
-    """Write a new bug report with the next free ID for today."""
+    """Write a new bug report with the next free ID for today, and its document and the index."""
     from tracer.config import load_config
     from tracer.gitio import GitError, git
     from tracer.new import new_report
 
     config = load_config()
+    if not config.anchored:
+        raise TracerError("no pyproject.toml and no git repository here or above: run tracer new inside your project")
     if author is None:
         try:
             author = git(config.root, "config", "user.name").strip() or "unknown"
         except GitError:
             author = "unknown"
-    path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
+    bug_id, path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
     echo(f"wrote {shown_path(path)}")
+    from tracer.api import Project
+    from tracer.fileio import atomic_write
+    from tracer.render import stale_document
+
+    for document in Project(config).rendered(bug_id):
+        if stale_document(document, shown_path(document.path)) is not None:
+            atomic_write(document.path, document.text)
+            echo(f"wrote {shown_path(document.path)}")
+    echo(f"next: fill in the report, tag the changed code with `# {bug_id}: what and why`, link tests with "
+         f"@pytest.mark.verifies(\"{bug_id}\", \"reproduce\"), then run tracer render {bug_id}")
     return ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Sign off a checklist item by hand, pinned to the code.",
+             epilog=examples("tracer signoff BUG-20251110-002 reviewed --by Ada --reason \"read the diff\""))
 @click.argument("bug_id")
 @click.argument("item_id")
 @click.option("--by", required=True, help="Who signs off.")
@@ -240,12 +289,13 @@ def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
     return ExitCode.CLEAN
 
 
-@cli.group()
+@cli.group(short_help="Evidence from other machines.")
 def evidence() -> None:
     """Evidence from other machines."""
 
 
-@evidence.command("merge")
+@evidence.command("merge", short_help="Add evidence files written elsewhere.",
+                  epilog=examples("tracer evidence merge artifacts/cpython3.12-linux-device-cuda.json"))
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def evidence_merge(files: tuple[str, ...]) -> int:
     """Add evidence files written elsewhere (a GPU runner, another OS): each replaces the project's
@@ -259,7 +309,7 @@ def evidence_merge(files: tuple[str, ...]) -> int:
     return ExitCode.CLEAN
 
 
-@cli.command()
+@cli.command(short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public"))
 @click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
 def site(output: str | None) -> int:
     """Write a static HTML site: every bug, its changed code and checklist, the traceability

@@ -32,6 +32,7 @@ class Config:
     issue_url: str = ""  # e.g. https://example.org/issues/{id}
     explicit: frozenset[str] = frozenset()  # the keys the project set itself
     repo_prefix: str = ""  # the project's folder inside its git repository ("" at the top), for outputs
+    anchored: bool = True  # a pyproject.toml or a git repository names the root, not just the current folder
 
     @cached_property
     def id_regex(self) -> re.Pattern[str]:
@@ -99,7 +100,7 @@ def load_config(start: Path | None = None) -> Config:
     root, pyproject = find_project_root(start or Path.cwd())
     prefix = _repo_prefix(root)
     if pyproject is None:
-        return Config(root=root, repo_prefix=prefix)
+        return Config(root=root, repo_prefix=prefix, anchored=_git_top(root) is not None)
     try:
         text = pyproject.read_text(encoding="utf-8")
         data = tomllib.loads(text)

@@ -47,8 +47,8 @@ def slug(title: str) -> str:
     return "-".join(words)[:60].strip("-") or "report"
 
 
-def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> Path:
-    """Write the report and return its path; never overwrites a file. The ID is chosen and its
+def new_report(config: Config, title: str, severity: str, author: str, day: dt.date) -> tuple[str, Path]:
+    """Write the report and return its bug ID and path; never overwrites a file. The ID is chosen and its
     file written under one lock, so two `tracer new` at once never hand out the same ID."""
     from tracer.render import render_template
 
@@ -72,4 +72,4 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
             atomic_write(path, text, overwrite=False)
         except FileExistsError:
             raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
-    return path
+    return bug_id, path

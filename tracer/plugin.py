@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -46,6 +46,7 @@ class KnownBugs:
 
 
 KNOWN = pytest.StashKey[KnownBugs]()
+LINK_PROBLEM = pytest.StashKey[str]()  # why a test's verifies markers cannot be taken
 
 
 class TracerHooks:
@@ -77,6 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     known = _known_bugs(config)
     config.stash[KNOWN] = known
+    for why in sorted(set(known.broken.values())):
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"tracer: {why}; its linked tests fail, the others run"), 2)
     selected = config.getoption("--tracer-select")
     if selected and known.canonical(selected) is None:
         raise pytest.UsageError(f"--tracer-select: no bug report for {selected}{known.suggest(selected)}")
@@ -121,30 +124,43 @@ def links_of(item: pytest.Item) -> list[tuple[str, str]]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
-    """A marker naming an unknown bug or item fails the collection of its module, naming the test
-    and suggesting the known ones."""
+    """A marker naming an unknown bug or item, or the bug of a report that cannot be read, fails
+    that test alone when it runs, naming the test and suggesting the known ones: every other test
+    still runs (a collection error would stop the whole session)."""
     result = yield
     produced = result if isinstance(result, list) else [result]
     known = collector.config.stash[KNOWN]
     for item in produced:
-        if not isinstance(item, pytest.Item):
-            continue
-        for mark in item.iter_markers(MARKER):
-            if len(mark.args) < 2 or not all(isinstance(arg, str) for arg in mark.args):
-                raise collector.CollectError(f"{item.nodeid}: verifies needs a bug ID and at least one item ID, as text")
-        for bug, item_id in links_of(item):
-            if bug not in known.items:
-                broken = next((why for name, why in known.broken.items() if name.startswith(bug.lower())), None)
-                if broken:
-                    raise collector.CollectError(f"{item.nodeid}: the report of {bug} cannot be read: {broken}")
-                raise collector.CollectError(f"{item.nodeid}: verifies names unknown bug {bug}{known.suggest(bug)}")
-            if item_id not in known.items[bug]:
-                close = difflib.get_close_matches(item_id, known.items[bug], n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise collector.CollectError(
-                    f"{item.nodeid}: verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known.items[bug])}){hint}"
-                )
+        if isinstance(item, pytest.Item):
+            problem = link_problem(item, known)
+            if problem:
+                item.stash[LINK_PROBLEM] = f"{item.nodeid}: {problem}"
     return result
+
+
+def link_problem(item: pytest.Item, known: KnownBugs) -> str | None:
+    """What is wrong with a test's verifies markers, or None."""
+    for mark in item.iter_markers(MARKER):
+        if len(mark.args) < 2 or not all(isinstance(arg, str) for arg in mark.args):
+            return "verifies needs a bug ID and at least one item ID, as text"
+    for bug, item_id in links_of(item):
+        if bug not in known.items:
+            broken = next((why for name, why in known.broken.items() if name.startswith(bug.lower())), None)
+            if broken:
+                return f"the report of {bug} cannot be read: {broken}"
+            return f"verifies names unknown bug {bug}{known.suggest(bug)}"
+        if item_id not in known.items[bug]:
+            close = difflib.get_close_matches(item_id, known.items[bug], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known.items[bug])}){hint}"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    problem = item.stash.get(LINK_PROBLEM, None)
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -163,7 +179,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     links = links_of(item)
-    if links and call.when == "setup":
+    if links and call.when == "setup" and LINK_PROBLEM not in item.stash:  # a broken link records nothing
         report.user_properties.append((PROPERTY, [list(link) for link in links]))
     return report
 
@@ -249,9 +265,15 @@ class EvidenceRecorder:
         except Exception as failure:  # noqa: BLE001 - a tracer problem never turns a green run red or loses results
             errors = [f"{failure}"]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
         for error in errors:
-            if reporter is not None:
-                reporter.write_line(f"tracer: {error}; no evidence written", red=True)
+            reporter.write_line(f"tracer: {error}; no evidence written", red=True)
+        bugs = {bug for entry in self.results.values() for bug, _ in entry.links}
+        if len(errors) < len(bugs):  # say where the evidence went: pytest writing into docs/ is no surprise
+            folder = _tracer_config(self.config).evidence_dir
+            reporter.write_line(f"tracer: recorded {len(self.results)} linked test results of {len(bugs)} "
+                                f"bug{'s' if len(bugs) != 1 else ''} in {folder}/")
 
     def partial_files(self) -> set[str]:
         """Test files collected only in part: named with `file::test` on the command line, or all
@@ -279,7 +301,7 @@ class EvidenceRecorder:
 
 
 def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str],
-                   collected: Mapping[str, set[tuple[str, str]]], partial: set[str], bugs: Iterable[str]) -> list[str]:
+                   collected: Mapping[str, set[tuple[str, str]]], partial: set[str], bugs: Mapping[str, Sequence[str]]) -> list[str]:
     """Record each bug's results in this environment's evidence file, forget the results of tests
     that are gone, and pin the report's `manual:` sign-offs not pinned yet, for every bug with a
     report; returns what could not be written (a broken evidence file is left as it is, and the
@@ -298,7 +320,8 @@ def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: 
     for test_id, entry in sorted(results.items()):
         outcome = evidence.Outcome.FAILED if entry.outcome is RunOutcome.ERROR else evidence.Outcome(entry.outcome.value)
         for bug, item_id in entry.links:
-            by_bug.setdefault(bug, []).append((item_id, test_id, outcome))
+            if item_id in bugs.get(bug, ()):  # a link to no report's item fails its test instead
+                by_bug[bug].append((item_id, test_id, outcome))
     errors = []
     for bug, rows in sorted(by_bug.items()):
         try:

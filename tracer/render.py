@@ -9,7 +9,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from tracer.evidence import evidence_files
 from tracer.gitio import GitError, is_shallow, resolve_revision
 from tracer.problems import TracerError
 from tracer.reports import BugReport
-from tracer.scanner import TaggedScope
+from tracer.scanner import Change, TaggedScope
 from tracer.status import BugStatus, ItemState
 from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split_lines_keepends
 
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     import jinja2
 
 TEMPLATE = "code_changes.md.j2"
+OVERVIEW_SECTIONS = frozenset({"summary", "symptoms"})  # the report's sections shown under the Overview
+# Sections the default template places by name; every other section is copied after the Solution.
+PLACED_SECTIONS = frozenset({"root cause", "solution", "fix", "the fix", "alternatives considered", "alternatives",
+                             "next steps", "notes"})
 INDEX_TEMPLATE = "index.md.j2"
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -190,6 +194,70 @@ def read_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
     return lines
 
 
+TEXT_LIMIT = 300  # characters of a tag's text in "Changes Made", cut at a sentence or clause end
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_CLAUSE_END = re.compile(r"[,;:]\s+|\s+(?:-|--|—)\s+")
+_QUOTES = ('"""', "'''")
+
+
+def tag_text(lines: list[str], change: Change, id_regex: re.Pattern[str]) -> str:
+    """What a tag says, whole: a comment tag's text with the comment lines that continue it (up to
+    a blank comment line, code, or another tag); for a docstring, the sentence of its paragraph
+    that names the ID. Cut at a sentence end, or a clause end with an ellipsis, past TEXT_LIMIT."""
+    if change.kind == "docstring":
+        return shortened(_docstring_sentence(lines, change, id_regex))
+    parts = [change.text]
+    own_line = change.tag_line <= len(lines) and lines[change.tag_line - 1].lstrip().startswith("#")
+    for number in range(change.tag_line + 1, change.end_line + 1) if own_line else ():
+        stripped = lines[number - 1].strip()
+        words = stripped.lstrip("#").strip()
+        if not stripped.startswith("#") or not words or id_regex.match(words):
+            break
+        parts.append(words)
+    return shortened(" ".join(" ".join(parts).split()))
+
+
+def _docstring_sentence(lines: list[str], change: Change, id_regex: re.Pattern[str]) -> str:
+    """The sentence of the docstring's paragraph around the tag line that names the ID, without
+    the ID itself ("... (BUG-1)." and "BUG-1: ..." read as the sentence alone)."""
+    first = last = min(change.tag_line, len(lines))
+    while first > change.start_line and lines[first - 2].strip() not in ("", *_QUOTES):
+        first -= 1
+    while last < min(change.end_line, len(lines)) and lines[last].strip() not in ("", *_QUOTES):
+        last += 1
+    paragraph = " ".join(line.strip() for line in lines[first - 1 : last])
+    for quotes in _QUOTES:
+        start = paragraph.find(quotes)
+        if start != -1 and start < 4:
+            paragraph = paragraph[start + 3 :]
+        paragraph = paragraph.removesuffix(quotes)
+    for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
+        found = id_regex.search(sentence)
+        if found is None:
+            continue
+        before, after = sentence[: found.start()], sentence[found.end() :]
+        if before.rstrip().endswith("(") and after.lstrip().startswith(")"):
+            sentence = before.rstrip()[:-1].rstrip() + after.lstrip()[1:]
+        elif not before.strip():
+            sentence = after.lstrip().removeprefix(":").lstrip()
+        return sentence.strip() or change.text
+    return change.text
+
+
+def shortened(text: str, limit: int = TEXT_LIMIT) -> str:
+    """`text` whole where it is short; else cut at its last sentence end within `limit`, or at a
+    clause end with an ellipsis, never mid-word."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    sentences = [m.start() for m in _SENTENCE_END.finditer(head)]
+    if sentences and sentences[-1] > limit // 3:
+        return head[: sentences[-1]].rstrip()
+    clauses = [m.start() for m in _CLAUSE_END.finditer(head)]
+    cut = clauses[-1] if clauses and clauses[-1] > limit // 3 else head.rstrip().rfind(" ")
+    return head[: max(cut, 1)].rstrip(" ,;:-—") + " …"
+
+
 def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str], ScopeDiff],
                    commit: str = "HEAD") -> list[dict[str, Any]]:
     """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
@@ -210,7 +278,7 @@ def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str
                 "change_type": {"changed": "modified", "new": "added", "unchanged": "unchanged", "module": "module-level"}.get(
                     diff.status, "unknown"
                 ),
-                "changes": item.changes,
+                "changes": [replace(c, text=tag_text(current[item.path], c, config.id_regex)) for c in item.changes],
                 "source": _shown_source(current[item.path], item),
                 "diff": diff,
                 "link": source_link(config, item.path, scope.start_line, scope.end_line, commit),
@@ -239,6 +307,10 @@ def document_context(config: Config, bug: BugStatus, base: str | None, out: Path
         "status_line": bug.status_line,
         "proofs": proofs,
         "proof": proofs[0][1] if proofs else None,
+        "overview_sections": [(h, t) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t],
+        "other_sections": [
+            (h, t) for h, t in report.sections.items() if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
+        ],
         "root_cause": report.section("Root Cause"),
         "solution": report.section("Solution", "Fix", "The Fix"),
         "alternatives": report.section("Alternatives Considered", "Alternatives"),

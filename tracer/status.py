@@ -22,6 +22,7 @@ class ItemStatus(StrEnum):
     STALE = "stale"
     MANUAL = "manual"
     OPEN = "open"
+    UNKNOWN = "unknown"  # its tagged code lies in a file that does not parse now: that file's T001 says why
 
     @property
     def done(self) -> bool:
@@ -92,13 +93,17 @@ class BugStatus:
         )
 
 
-def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path) -> BugStatus:
+def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path,
+           unparsed: frozenset[str] = frozenset()) -> BugStatus:
     """Each checklist item's state across every environment. A test's results on the current code
     speak for it; where it has none, its latest ones on older code do. Failed where such a result
     failed; verified where one passed on the current code; manual where a sign-off covers the
     current code; stale where tests passed (or a sign-off was given) only on older code. Results of
-    tests whose file is gone count for nothing."""
+    tests whose file is gone count for nothing. An item that would be stale only because a file
+    of `unparsed` (files that do not parse now) lost its tags is unknown: one error, one finding."""
     tagged = tuple(tagged)
+    recorded_files = {key.partition("::")[0] for f in evidence.files.values() for p in f.fingerprints.values() for key in p}
+    broken = sorted(recorded_files & unparsed)
     current = fingerprints(root, tagged)
     current_id = code_id(current)
     present: dict[str, bool] = {}
@@ -121,6 +126,9 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
         state, detail = _state(results, old_scheme, changed)
         if state in (ItemStatus.OPEN, ItemStatus.STALE):
             state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id)
+        if broken and state is ItemStatus.STALE:
+            files = ", ".join(f"`{path}`" for path in broken)
+            state, detail = ItemStatus.UNKNOWN, f"unknown: {files} does not parse (T001); its state comes back when it does"
         verified_in = tuple(sorted({r.environment for r in results if r.current and r.outcome is Outcome.PASSED}))
         states.append(
             ItemState(item.id, item.group, item.text, state, detail, _proof_summary(evidence, item.id, current_id),

@@ -48,7 +48,8 @@ def test_a_moved_function_makes_the_document_stale(clean, capsys):
     source.write_text("\n\n" + source.read_text())
     code, lines = run_check(capsys, "--diff")
     assert code == 1
-    assert f"{DOCUMENT}:44: C201 differs from what tracer render writes now; run tracer render {BUG}" in lines
+    diffs = DOCUMENT.replace(".md", ".diffs.json")
+    assert f"{DOCUMENT}:42: C201 differs from what tracer render writes now; run tracer render {BUG} (and {diffs})" in lines
     assert "-**Lines:** 7-14" in lines and "+**Lines:** 9-16" in lines
 
 

@@ -270,3 +270,15 @@ def test_a_reports_sign_off_is_pinned_by_the_next_test_run_never_by_rendering(ma
     assert main(["signoff", BUG, "on-gpu", "--by", "Ada", "--reason", "looked"]) == 0
     run_on(machines, monkeypatch, "cpu")  # a sign-off given with tracer signoff stays
     assert "(`on-gpu`): **manual**: signed off by Ada: looked" in document(capsys)
+
+
+def test_a_tagged_file_that_does_not_parse_is_one_finding_and_its_items_are_unknown(machines, monkeypatch, capsys):
+    run_on(machines, monkeypatch, "cpu")
+    assert main(["render", "--all"]) == 0
+    source = machines.path / "demo" / "step.py"
+    source.write_text(source.read_text() + "def broken(:\n")
+    capsys.readouterr()
+    assert main(["check"]) == 1
+    errors = [line for line in capsys.readouterr().out.splitlines() if not line.endswith("(warning)")]
+    assert len(errors) == 1 and ": T001 " in errors[0] and errors[0].startswith("demo/step.py:")
+    assert "(`edge-cases`): **unknown**: unknown: `demo/step.py` does not parse (T001)" in document(capsys)

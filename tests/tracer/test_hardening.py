@@ -86,12 +86,23 @@ def test_python_tags_and_deep_nesting_are_refused(tmp_path):
     assert "R002" in deep
 
 
-def test_the_plugin_names_a_malformed_report_instead_of_calling_its_bug_unknown(project):
+def test_a_typo_in_one_report_costs_only_its_own_tests(project):
     report = project.path / "docs" / "bug_reports" / f"{BUG.lower()}-overflow.md"
     report.write_text(report.read_text().replace("severity: High", "severity: Urgent"))
+    other = "BUG-20250101-002"
+    make_files(project.path, {
+        f"docs/bug_reports/{other.lower()}-other.md": report_text(other, items="  - id: works\n    group: Unit tests\n    text: Works\n"),
+        "tests/test_other.py": f"import pytest\n\n@pytest.mark.verifies('{other}', 'works')\ndef test_works():\n    pass\n",
+    })
     result = project.runpytest()
-    result.stdout.fnmatch_lines([f"*test_edges: the report of {BUG} cannot be read: *R003 severity: 'Urgent' is not one of*"])
+    result.assert_outcomes(passed=2, errors=4)  # test_works and the unlinked test run; the broken bug's 4 fail
+    result.stdout.fnmatch_lines([
+        f"*test_edges: the report of {BUG} cannot be read: *R003 severity: 'Urgent' is not one of*",
+        "*PytestConfigWarning: tracer: *R003 severity: 'Urgent'*its linked tests fail, the others run*",
+    ])
     assert "INTERNALERROR" not in result.stdout.str()
+    evidence = project.path / "docs" / "bug_reports" / "evidence"
+    assert [path.name for path in evidence.iterdir()] == [other.lower()]
 
 
 def test_an_unknown_id_gets_the_nearest_known_ones_and_ids_match_in_any_case(in_tmp, capsys):
@@ -299,6 +310,7 @@ def test_new_then_render_keeps_the_index_current(in_tmp, capsys):
 
 
 def test_new_refuses_an_empty_title(in_tmp, capsys):
+    make_files(in_tmp, {"pyproject.toml": "[project]\nname = 'x'\n"})
     assert main(["new", "   "]) == 2
     assert "the title is empty" in capsys.readouterr().err
 
@@ -311,7 +323,7 @@ def test_two_tracer_new_at_once_hand_out_different_ids(in_tmp):
     command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))", "new", "--date", "2025-11-10"]
     runs = [subprocess.Popen([*command, f"Report {n}"], cwd=in_tmp) for n in range(4)]
     assert [run.wait(timeout=60) for run in runs] == [0, 0, 0, 0]
-    ids = sorted(p.name[:16] for p in (in_tmp / "docs/bug_reports").glob("*.md"))
+    ids = sorted(p.name[:16] for p in (in_tmp / "docs/bug_reports").glob("bug-*.md") if not p.name.endswith("-code-changes.md"))
     assert ids == [f"bug-20251110-00{n}" for n in range(1, 5)]
 
 

@@ -89,14 +89,15 @@ def test_errors_in_setup_fail_the_item_and_xfail_never_verifies(project):
         (f'"{BUG}"', "verifies needs a bug ID and at least one item ID"),
     ],
 )
-def test_unknown_bug_or_item_is_a_collection_error_naming_the_test(project, marker, message):
+def test_unknown_bug_or_item_fails_that_test_alone_naming_it(project, marker, message):
     (project.path / "tests" / "test_bad.py").write_text(
-        f"import pytest\n\n@pytest.mark.verifies({marker})\ndef test_bad():\n    pass\n"
+        f"import pytest\n\n@pytest.mark.verifies({marker})\ndef test_bad():\n    pass\n\n\n"
+        f"@pytest.mark.verifies({marker})\ndef test_also_bad():\n    pass\n"
     )
     result = project.runpytest()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*tests/test_bad.py::test_bad: {message}*"])
-    assert not (project.path / EVIDENCE).exists()
+    result.assert_outcomes(errors=2, passed=4, skipped=1)  # every other test runs
+    result.stdout.fnmatch_lines([f"*tests/test_bad.py::test_bad: {message}*", f"*tests/test_bad.py::test_also_bad: {message}*"])
+    assert "test_bad" not in (project.path / EVIDENCE).read_text()
 
 
 def test_the_marker_is_registered_for_strict_markers(project):
@@ -132,6 +133,11 @@ def test_the_plugin_can_be_turned_off(project):
     # installed, the plugin is `-p no:tracer`; these tests load it as tracer.plugin
     project.runpytest("-p", "no:tracer.plugin", "-p", "no:strict").assert_outcomes(passed=4, skipped=1)
     assert not (project.path / EVIDENCE).exists()
+
+
+def test_a_run_says_where_it_recorded_evidence(project):
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["tracer: recorded 4 linked test results of 1 bug in docs/bug_reports/evidence/"])
 
 
 def test_tracer_select_runs_only_the_linked_tests(project):

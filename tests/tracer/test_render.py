@@ -25,10 +25,10 @@ def test_render_writes_the_document_beside_the_report(project, capsys):
     text = (project / DOCUMENT).read_text()
     assert text.startswith('---\ntitle: "Code Changes for BUG-20250101-001"')
     assert "[docs/bug_reports/bug-20250101-001-overflow.md](bug-20250101-001-overflow.md)" in text
-    assert "### 1. `<module>` - `src/demo/step.py`" in text
+    assert "### 1. Module-level code - `src/demo/step.py`" in text
     assert "### 2. `Head.step()` - `src/demo/step.py`" in text
     assert "**Lines:** 7-14" in text
-    assert "1. **Lines 8-8** (docstring): Stable step" in text
+    assert "1. **Line 8** (docstring): Stable step." in text
     assert "2. **Lines 9-11** (comment): Clamp inputs to prevent extreme values" in text
     assert "3. **Lines 13-14** (comment): Use a stable sigmoid" in text
     assert "-        return 1 / (1 + math.exp(-self.k * (x - y)))" in text
@@ -51,7 +51,7 @@ def test_rendering_twice_gives_the_same_bytes(project):
 def test_a_function_new_since_the_pre_fix_revision_says_so(project):
     main(["render", BUG, "-o", "out.md"])
     text = (project / "out.md").read_text()
-    assert "`<module>` - `src/demo/step.py`" in text  # the module-level tag above the new helper
+    assert "Module-level code - `src/demo/step.py`" in text  # the module-level tag above the new helper
     make_files(project, {"src/demo/extra.py": f"def fresh():\n    # {BUG}: brand new\n    return 1\n"})
     main(["render", BUG, "-o", "out.md"])
     assert "_New since the pre-fix revision: src/demo/extra.py did not exist at" in (project / "out.md").read_text()
@@ -210,3 +210,33 @@ def test_check_computes_each_bugs_states_once(project, monkeypatch):
     calls.clear()
     main(["check"])
     assert calls == [BUG]
+
+
+def test_the_document_carries_the_reports_sections_and_each_tags_whole_text(project, capsys):
+    from tests.conftest import make_files
+    from tracer.render import shortened
+
+    report = next((project / "docs" / "bug_reports").glob("bug-*-overflow.md"))
+    body = "\n## Summary\nTraining stops.\n\n## Symptoms\nNaN at step 1.\n\n## Impact\nEvery float16 run.\n"
+    report.write_text(report.read_text() + body)
+    long_sentence = "Clamp the gap " + "and keep it small " * 14 + "so exp stays finite."
+    make_files(project, {"src/demo/more.py": f"""
+        def widen(x):
+            # {BUG}: Widen the range before the step function,
+            # so that a finite P and T give a finite B.
+            #
+            # Not part of the tag: after a blank comment line.
+            y = x * 2
+            # {BUG}: {long_sentence} And a second sentence follows it.
+            return y
+        """})
+    assert main(["render", BUG, "-o", "-"]) == 0
+    text = capsys.readouterr().out
+    overview = text[text.index("## Overview") : text.index("## Bug Report")]
+    assert "### Summary\nTraining stops." in overview and "### Symptoms\nNaN at step 1." in overview
+    assert overview.index("### Summary") < overview.index("### Symptoms")
+    assert "### Impact\nEvery float16 run." in text  # a section the template does not place is copied too
+    assert "(comment): Widen the range before the step function, so that a finite P and T give a finite B.\n" in text
+    assert "Not part of the tag" not in text.split("#### Current Source")[-1].split("```")[0]
+    assert f"(comment): {long_sentence}\n" in text  # cut at the sentence end, never mid-clause
+    assert shortened("word " * 100).endswith("word …") and len(shortened("word " * 100)) <= 302
