@@ -3,6 +3,8 @@ the answers into Problems. Every finding is made here. The finding codes, in one
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tracer.api import Project
+from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.evidence import legacy_evidence_path
 from tracer.gitio import is_shallow
@@ -200,13 +203,39 @@ def document_problems(config: Config, document: Document, hint: str) -> list[Pro
 def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
     """C401 for placeholders left in a report: warnings while the bug is open or investigated (its
     root cause may not be known yet), errors once it is fixed."""
-    text = (config.root / report.path).read_text(encoding="utf-8")
     severity = Severity.ERROR if report.status.done else Severity.WARNING
+    placeholders, _ = _text_facts(config, config.root / report.path)
     return [
-        Problem(report.path, number, "C401", f"template placeholder left in the report: {match.group(0)}", severity)
-        for number, line in prose_lines(text)
-        if (match := _PLACEHOLDER.search(line))
+        Problem(report.path, number, "C401", f"template placeholder left in the report: {placeholder}", severity)
+        for number, placeholder in placeholders
     ]
+
+
+def _text_facts(config: Config, path: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The placeholders and the relative link targets in a Markdown file's prose, by line: read
+    once per command, and cached by the file's content."""
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], []  # the report's own reading says why
+    cache = ContentCache(config.path(config.cache_dir) / "text")
+    key = "text-" + digest_of(data)
+    cached = cache.get(key)
+    if cached is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            placeholders, links = json.loads(cached)
+            return [(int(n), str(t)) for n, t in placeholders], [(int(n), str(t)) for n, t in links]
+    placeholders, links = [], []
+    for number, line in prose_lines(text):
+        if match := _PLACEHOLDER.search(line):
+            placeholders.append((number, match.group(0)))
+        for link in _LINK.finditer(line):
+            target = link.group(1)
+            if not (_SCHEME.match(target) or target.startswith("#")):  # a URL or an anchor in the same file
+                links.append((number, target))
+    cache.put(key, json.dumps([placeholders, links]))
+    return placeholders, links
 
 
 def link_problems(config: Config) -> list[Problem]:
@@ -217,15 +246,7 @@ def link_problems(config: Config) -> list[Problem]:
     paths = sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
     for path in paths:
         relative = path.relative_to(config.root).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # the report's own reading says why
-        for number, line in prose_lines(text):
-            for match in _LINK.finditer(line):
-                target = match.group(1)
-                if _SCHEME.match(target) or target.startswith("#"):
-                    continue  # a URL or an anchor in the same file
-                if not (path.parent / target.split("#", 1)[0]).exists():
-                    problems.append(Problem(relative, number, "C402", f"link points nowhere: {target}"))
+        for number, target in _text_facts(config, path)[1]:
+            if not (path.parent / target.split("#", 1)[0]).exists():
+                problems.append(Problem(relative, number, "C402", f"link points nowhere: {target}"))
     return problems

@@ -354,15 +354,17 @@ def render_bug(config: Config, bug: BugStatus, base: str | None = None, cache: C
     (nor jinja2 imported) twice."""
     out, data = document_path(config, bug.report), diffs_path(config, bug.report)
     cache = cache or ContentCache(None)
-    key = _document_key(config, bug, base)
-    cached, cached_diffs = cache.get(key + ".md"), cache.get(key + ".diffs.json")
-    if cached is None or cached_diffs is None:
+    key = _document_key(config, bug, base) + ".json"
+    try:
+        text, diffs_text = json.loads(cache.get(key) or "null") or (None, None)
+    except ValueError:
+        text = diffs_text = None
+    if not isinstance(text, str) or not isinstance(diffs_text, str):
         diffs = scope_diffs(config, bug, base)
-        cached = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs))
-        cached_diffs = diffs_json(bug, base, diffs)
-        cache.put(key + ".md", cached)
-        cache.put(key + ".diffs.json", cached_diffs)
-    return [Document(out, cached)] + ([Document(data, cached_diffs)] if cached_diffs else [])
+        text = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs))
+        diffs_text = diffs_json(bug, base, diffs)
+        cache.put(key, json.dumps([text, diffs_text], ensure_ascii=False))
+    return [Document(out, text)] + ([Document(data, diffs_text)] if diffs_text else [])
 
 
 def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
@@ -381,7 +383,8 @@ def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[
         kept = diffs_path(config, report)
         commit = "unresolved:" + revision + ":" + (kept.read_text(encoding="utf-8", errors="replace") if kept.is_file() else "")
     # the item states too: they depend on more than these files (which linked test files exist)
-    parts: list[bytes | str] = [report.path, (config.root / report.path).read_bytes(), commit, repr(bug.items)]
+    text = report.digest or (config.root / report.path).read_bytes()  # the digest of the bytes it was read from
+    parts: list[bytes | str] = [report.path, text, commit, repr(bug.items)]
     for evidence in evidence_files(config, report.bug_id):
         parts += [evidence.name, evidence.read_bytes()]
     for tagged_path in sorted({t.path for t in bug.tagged}):

@@ -7,17 +7,20 @@ duplicate keys are caught. Every problem names the file, the line and the field.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.problems import Problem
+from tracer.problems import Problem, Severity as ProblemSeverity
 
 # libyaml's parser where the wheel has it: the same safe subset of YAML, several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -78,6 +81,7 @@ class BugReport:
     sections: Mapping[str, str] = field(hash=False, compare=False)
     body_line: int = 1  # the file line where the body starts
     lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)  # field -> line
+    digest: str = field(default="", compare=False)  # of the file's bytes: what caches of its results are keyed by
 
     def section(self, *names: str) -> str:
         """The text under the first `## ` heading that matches one of `names` (any case)."""
@@ -434,10 +438,13 @@ class ReportSet:
     reports: tuple[BugReport, ...]
     problems: tuple[Problem, ...]
 
+    @cached_property
+    def _by_id(self) -> dict[str, BugReport]:
+        return {r.bug_id.casefold(): r for r in self.reports}
+
     def find(self, bug_id: str) -> BugReport | None:
         """The report of `bug_id`, in any case."""
-        wanted = bug_id.casefold()
-        return next((r for r in self.reports if r.bug_id.casefold() == wanted), None)
+        return self._by_id.get(bug_id.casefold())
 
     def problems_of(self, bug_id: str) -> list[Problem]:
         """Problems of a report whose file name says it is `bug_id`'s, though it could not be read."""
@@ -445,9 +452,58 @@ class ReportSet:
         return [p for p in self.problems if Path(p.path).name.lower().startswith(stem)]
 
 
-def read_report_text(path: Path, relative: str) -> str:
+def _parsed(path: Path, data: bytes, relative: str, id_regex: re.Pattern[str]) -> BugReport | list[Problem]:
+    """A report, or every problem found in it."""
+    try:
+        return parse_report(path, decode_report(data, relative), relative, id_regex)
+    except ReportError as error:
+        return list(error.problems)
+    except RecursionError:  # deeply nested YAML: the file's problem, not the run's end
+        return [Problem(relative, 1, "R002", "front matter is nested too deeply")]
+
+
+def _to_cache(parsed: BugReport | list[Problem]) -> str:
+    """A parse outcome as JSON (never pickle: the cache folder is data, and data runs no code)."""
+    if not isinstance(parsed, BugReport):
+        return json.dumps({"problems": [[p.path, p.line, p.code, p.message, str(p.severity)] for p in parsed]})
+    report = {f.name: getattr(parsed, f.name) for f in fields(BugReport)}
+    report["created"] = parsed.created.isoformat()
+    report["updated"] = parsed.updated.isoformat() if parsed.updated else None
+    report["checklist"] = [
+        {f.name: getattr(item, f.name) for f in fields(ChecklistItem)}
+        | {"manual": [item.manual.by, item.manual.reason] if item.manual else None}
+        for item in parsed.checklist
+    ]
+    report["sections"] = list(parsed.sections.items())
+    report["lines"] = dict(parsed.lines)
+    return json.dumps({"report": report}, ensure_ascii=False)
+
+
+def _from_cache(text: str | None) -> BugReport | list[Problem] | None:
+    """What `_to_cache` wrote, or None where there is nothing (or nothing it wrote) to read."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        if "problems" in data:
+            return [Problem(path, line, code, message, ProblemSeverity(severity)) for path, line, code, message, severity in data["problems"]]
+        report = data["report"]
+        checklist = tuple(
+            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None}))
+            for item in report["checklist"]
+        )
+        return BugReport(**(report | {
+            "severity": Severity(report["severity"]), "status": Status(report["status"]),
+            "created": dt.date.fromisoformat(report["created"]),
+            "updated": dt.date.fromisoformat(report["updated"]) if report["updated"] else None,
+            "tags": tuple(report["tags"]), "checklist": checklist, "sections": dict(report["sections"]),
+        }))
+    except (ValueError, TypeError, KeyError):
+        return None  # written by another tracer, or damaged: parse the report again
+
+
+def decode_report(data: bytes, relative: str) -> str:
     """A report's text; bytes that are not UTF-8 are a problem naming the line."""
-    data = path.read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -456,19 +512,29 @@ def read_report_text(path: Path, relative: str) -> str:
 
 
 def load_reports(config: Config) -> ReportSet:
-    """Every report of the project; problems are collected per file and never stop the others."""
+    """Every report of the project; problems are collected per file and never stop the others.
+    Each file's outcome is cached under a digest of its bytes, so a warm run parses no YAML."""
     reports: list[BugReport] = []
     problems: list[Problem] = []
+    cache = ContentCache(config.path(config.cache_dir) / "reports")
     for path in report_files(config):
         relative = path.relative_to(config.root).as_posix()
         try:
-            reports.append(parse_report(path, read_report_text(path, relative), relative, config.id_regex))
+            data = path.read_bytes()
         except OSError as error:
             problems.append(Problem(relative, 1, "R001", f"cannot read: {error.strerror or error}"))
-        except ReportError as error:
-            problems += error.problems
-        except RecursionError:  # deeply nested YAML: the file's problem, not the run's end
-            problems.append(Problem(relative, 1, "R002", "front matter is nested too deeply"))
+            continue
+        key = "report-" + digest_of(relative, data, config.id_pattern)
+        cached = _from_cache(cache.get(key))
+        if cached is None:
+            cached = _parsed(path, data, relative, config.id_regex)
+            if isinstance(cached, BugReport):
+                cached = replace(cached, digest=key)
+            cache.put(key, _to_cache(cached))
+        if isinstance(cached, BugReport):
+            reports.append(cached)
+        else:
+            problems += cached
     by_id: dict[str, BugReport] = {}
     for report in reports:
         key = report.bug_id.casefold()

@@ -49,4 +49,4 @@ def test_the_hook_passes_on_a_clean_tree_and_fails_when_a_tagged_function_moves(
     git(tmp_path, "add", "-A")
     moved = try_repo(tmp_path)
     assert moved.returncode == 1
-    assert f"{DOCUMENT}:44: C201 differs from what tracer render writes now" in moved.stdout
+    assert f"{DOCUMENT}:42: C201 differs from what tracer render writes now" in moved.stdout

@@ -1,0 +1,100 @@
+"""Time tracer on a team's hundreds of reports: this repository as it is, and a copy of it with N
+more reports, warm (nothing changed since the last run) and cold, in the same run.
+
+    python benchmarks/reports.py [--reports 500] [--repeat 3]
+
+Each generated report is open, has three checklist items and a body with links, like the ones a
+team writes; `tracer render --all` runs once on each tree before the timing. The ratio column is
+against the same command on the one-report tree: the goal is at most 3x for warm `check` and
+`site` with 501 reports."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from timing import median_process_ms, print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REPORT = """---
+bug_id: {bug_id}
+title: Generated report {number}
+severity: Medium
+status: open
+created: 2026-01-01
+author: benchmark
+tags: [generated]
+checklist:
+  - id: reproduce
+    group: Reproduction tests
+    text: A test reproduces the bug
+  - id: edge-cases
+    group: Unit tests
+    text: Edge cases are covered
+  - id: reviewed
+    group: Validation
+    text: Reviewed by a second person
+---
+
+# {bug_id}: Generated report {number}
+
+## Summary
+
+Report {number} of a generated set, with a [link to the index](index.md).
+
+## Root Cause
+
+Unknown yet.
+"""
+
+
+def tree_with_reports(folder: Path, count: int) -> Path:
+    """This repository's tracked files, committed, plus `count` generated reports, rendered."""
+    tree = folder / f"tree-{count}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    shutil.rmtree(tree / "tracer")  # the tracer timed is this work tree's, as installed, not the copy's
+    reports = tree / "docs" / "bug_reports"
+    for number in range(1, count + 1):
+        bug_id = f"BUG-2026{number // 1000 + 1:02d}{number % 28 + 1:02d}-{number % 1000:03d}"
+        (reports / f"{bug_id.lower()}-generated-report-{number}.md").write_text(REPORT.format(bug_id=bug_id, number=number))
+    subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tree, check=True)
+    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "tree"], cwd=tree, check=True)
+    subprocess.run([sys.executable, "-m", "tracer", "render", "--all"], cwd=tree, capture_output=True, check=False)
+    return tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    tracer = [sys.executable, "-m", "tracer"]
+    with tempfile.TemporaryDirectory(prefix="tracer-reports-") as folder:
+        one, many = tree_with_reports(Path(folder), 0), tree_with_reports(Path(folder), args.reports)
+        rows = []
+        for label, command in [("check", ["check"]), ("render --all", ["render", "--all"]), ("site", ["site"])]:
+            for tree in (one, many):
+                clear = lambda tree=tree: shutil.rmtree(tree / ".tracer-cache", ignore_errors=True)  # noqa: E731
+                subprocess.run([*tracer, *command], cwd=tree, capture_output=True, check=False)  # warm the cache
+                warm = median_process_ms([*tracer, *command], tree, args.repeat)
+                cold = median_process_ms([*tracer, *command], tree, 1, clear)
+                rows.append((label, tree is many, warm, cold))
+        table = []
+        for label, is_many, warm, cold in rows:
+            base_warm, base_cold = next((w, c) for l, m, w, c in rows if l == label and not m)
+            reports = args.reports + 1 if is_many else 1
+            table.append((f"{label}, {reports} reports, warm", warm, warm / base_warm))
+            table.append((f"{label}, {reports} reports, cold", cold, cold / base_cold))
+        print_table(("command", "ms", "x 1 report"), table)
+
+
+if __name__ == "__main__":
+    main()
