@@ -44,7 +44,7 @@ class Project:
 
     @cached_property
     def cache(self) -> ContentCache:
-        return ContentCache(self.config.path(self.config.cache_dir) / "render")
+        return ContentCache(self.config.cache("render"))
 
     def report(self, bug_id: str) -> BugReport:
         """The report of `bug_id` (in any case), or a clear error that names the nearest IDs."""

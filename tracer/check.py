@@ -219,7 +219,7 @@ def _text_facts(config: Config, path: Path) -> tuple[list[tuple[int, str]], list
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return [], []  # the report's own reading says why
-    cache = ContentCache(config.path(config.cache_dir) / "text")
+    cache = ContentCache(config.cache("text"))
     key = "text-" + digest_of(data)
     cached = cache.get(key)
     if cached is not None:

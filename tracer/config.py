@@ -41,6 +41,22 @@ class Config:
     def path(self, relative: str) -> Path:
         return self.root / relative
 
+    def cache(self, name: str) -> Path | None:
+        """The cache folder `name` inside the cache folder, or None where the cache cannot be
+        trusted: a cache folder that git tracks files in, or that is a symlink, came with the
+        repository (a pull request, say) and could hold results forged for its files."""
+        return self.path(self.cache_dir) / name if self.cache_trusted else None
+
+    @cached_property
+    def cache_trusted(self) -> bool:
+        folder = self.path(self.cache_dir)
+        if folder.is_symlink() or not _inside(self.root, self.cache_dir):
+            return False
+        try:
+            return not git(self.root, "ls-files", "-z", "--", self.cache_dir).strip("\0")
+        except (GitError, OSError):
+            return True  # not a repository: nothing came with it
+
     @property
     def cache_key(self) -> str:
         """The configuration as a cache key: the same text in every process (`repr` is not, for the

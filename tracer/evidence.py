@@ -260,7 +260,7 @@ def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise EvidenceError("evidence file is not valid UTF-8", shown, 1) from None
-    data = validate_evidence(text, shown, config.path(config.cache_dir) / "evidence")
+    data = validate_evidence(text, shown, config.cache("evidence"))
     evidence = EvidenceFile.from_data(data)
     expected = evidence.environment.file_stem
     if path.stem != expected:

@@ -516,7 +516,7 @@ def load_reports(config: Config) -> ReportSet:
     Each file's outcome is cached under a digest of its bytes, so a warm run parses no YAML."""
     reports: list[BugReport] = []
     problems: list[Problem] = []
-    cache = ContentCache(config.path(config.cache_dir) / "reports")
+    cache = ContentCache(config.cache("reports"))
     for path in report_files(config):
         relative = path.relative_to(config.root).as_posix()
         try:

@@ -74,7 +74,7 @@ def site_folder(config: Config, out: Path | None) -> Path:
     """Where the site goes: `out`, or the cache folder, which git ignores, so a site is never
     committed by accident. A path that exists and is not a folder is refused, never replaced."""
     if out is None:
-        return config.path(config.cache_dir) / "site"
+        return config.path(config.cache_dir) / "site"  # output, not a cache read back: trusted or not  # output, not a cache read back: trusted or not
     if out.exists() and not out.is_dir():
         raise TracerError("not a folder; give a folder for the site (it is made if missing)", out)
     return out.resolve()

@@ -259,9 +259,9 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     regex = config.id_regex
     prefilter = prefilter_for(regex)
     selection = select_files(config)
-    folder = config.root / config.cache_dir / "scan"
-    cache = ScanCache(folder if use_cache else None)
-    index = ScanIndex(folder / "index.json" if use_cache else None, digest_of("index", regex.pattern, str(regex.flags)))
+    folder = config.cache("scan") if use_cache else None
+    cache = ScanCache(folder)
+    index = ScanIndex(folder / "index.json" if folder else None, digest_of("index", regex.pattern, str(regex.flags)))
     scans: dict[str, FileScan] = {note.path: note for note in selection.notes}
     to_parse: list[tuple[str, os.stat_result, bytes, str]] = []
     for path, info in selection.files:

@@ -451,3 +451,21 @@ def test_prove_runs_a_project_in_a_subfolder_of_its_repository(tmp_path, monkeyp
     monkeypatch.chdir(project)
     assert main(["prove", BUG, "--repeat", "1"]) == 0
     assert "edge-cases                   proven             tests/test_step.py::test_edges" in capsys.readouterr().out
+
+
+def test_a_cache_folder_that_came_with_the_repository_is_never_read(clean, capsys):
+    """A pull request that commits `.tracer-cache/` with results forged for its files (a document
+    said to be current, a report said to parse) gets them ignored: only a cache this machine wrote
+    is read."""
+    assert main(["check"]) == 0
+    cache = clean / ".tracer-cache"
+    for entry in (cache / "render").glob("document-*"):  # forge the cached document check compares against
+        text, diffs = json.loads(entry.read_text())
+        entry.write_text(json.dumps([text.replace("Head.step", "Forged"), diffs]))
+    (cache / ".gitignore").unlink()
+    commit_all(clean, "a cache that came with the pull request")
+    document = next(clean.glob("docs/bug_reports/*-code-changes.md"))
+    document.write_text(document.read_text().replace("Head.step", "Forged"))
+    capsys.readouterr()
+    assert main(["check"]) == 1  # the forged cache would have said the forged document is current
+    assert "C201" in capsys.readouterr().out
