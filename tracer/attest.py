@@ -331,6 +331,7 @@ class Action(StrEnum):
     SIGNED = "signed"
     UNCHANGED = "unchanged"  # its attestation already holds, so nothing is written
     SKIPPED = "skipped"  # the allowed signers do not trust this key for the file's environment
+    REFUSED = "refused"  # not a valid evidence file of this project: never signed
 
 
 @dataclass(frozen=True)
@@ -360,11 +361,16 @@ def attest_files(config: Config, paths: Iterable[Path], signer: Signer, signers:
     """Sign each evidence file's statement and write it beside the file. A file whose attestation
     still holds (the same statement bar the commit, with a good signature by this key, or by any
     key with `keep_other_signers`) is left as it is. Where `signers` are given, a file of an
-    environment they do not trust this key for is skipped, with the reason."""
+    environment they do not trust this key for is skipped, with the reason; a file that is not
+    valid evidence of the project is refused, with the reason."""
     done = []
     commit = head_commit(config.root)
     for given in paths:
-        path, evidence = _evidence_to_sign(config, given)
+        try:
+            path, evidence = _evidence_to_sign(config, given)
+        except EvidenceError as error:  # one bad file is that file's answer; the others are still signed
+            done.append(Attested(given, Action.REFUSED, str(error)))
+            continue
         statement = statement_of(config, path, evidence, read_regular(path, MAX_STATEMENT, follow=True), commit)
         if _still_holds(path, statement, signer, keep_other_signers):
             done.append(Attested(path, Action.UNCHANGED))

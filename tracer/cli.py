@@ -338,17 +338,22 @@ def evidence_attest(files: tuple[str, ...], key: str | None) -> int:
     config = project.config
     signer = Signer.of(Path(key))
     paths = [Path(f) for f in files] or [p for r in project.reports.reports for p in evidence_files(config, r.bug_id)]
-    skipped = False
-    for outcome in attest_files(config, paths, signer, project_signers(config), keep_other_signers=not files):
+    if not paths:
+        echo("tracer: no evidence files to sign: run the linked tests first", err=True)
+    outcomes = attest_files(config, paths, signer, project_signers(config), keep_other_signers=not files)
+    for outcome in outcomes:
         shown = shown_path(outcome.path)
-        if outcome.action is Action.SKIPPED:
-            skipped = True
-            echo(f"tracer: {shown}: not signed: {outcome.reason}", err=True)
-        elif outcome.action is Action.SIGNED:
+        if outcome.action is Action.SIGNED:
             echo(f"signed {shown} with key {signer.fingerprint}")
-        else:
+        elif outcome.action is Action.UNCHANGED:
             echo(f"{shown}: its signature holds, nothing written")
-    return ExitCode.FINDINGS if skipped else ExitCode.CLEAN
+        elif outcome.action is Action.SKIPPED:
+            echo(f"tracer: {shown}: not signed: {outcome.reason}", err=True)
+        else:
+            echo(f"tracer: {outcome.reason}", err=True)
+    if any(o.action is Action.REFUSED for o in outcomes):
+        return ExitCode.INPUT_ERROR
+    return ExitCode.FINDINGS if any(o.action is Action.SKIPPED for o in outcomes) else ExitCode.CLEAN
 
 
 @evidence.command("verify", short_help="Who signed each evidence file.",

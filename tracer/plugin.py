@@ -373,6 +373,8 @@ def sign_evidence(config: TracerConfig, key: Path, facts: Mapping[str, str], bug
                     lines.append((f"signed {shown_path(outcome.path)} with key {signer.fingerprint}", False))
                 elif outcome.action is Action.SKIPPED:
                     lines.append((f"{shown_path(outcome.path)}: not signed: {outcome.reason}", True))
+                elif outcome.action is Action.REFUSED:
+                    lines.append((f"{outcome.reason}; not signed", True))
         except (TracerError, OSError) as error:
             lines.append((f"{error}; not signed", True))
     return lines

@@ -2,7 +2,9 @@
 whose keys count (the mechanism git uses for signed commits).
 
 ssh-keygen is always run with a list argv, stdin closed (or holding the message), in a session of
-its own (no terminal to open), with askpass off and a timeout: it never prompts and never hangs.
+its own (no terminal to open), with askpass off and a timeout: it never prompts and never hangs. It
+is looked up on PATH without relative entries or folders inside the current one, so a repository
+cannot plant its own.
 What a signature says about itself (its key, its namespace) is read here in Python, for messages
 and for choosing the allowed signers line; whether it is true is only ever ssh-keygen's answer.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
@@ -294,7 +297,7 @@ def parse_signature(data: bytes) -> SshSignature:
 def ssh_keygen(args: Sequence[str], message: bytes | None = None, timeout: float = VERIFY_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
     """Run ssh-keygen so that it can never prompt: a list argv, stdin closed (or the message), a new
     session (no terminal to open), askpass off, and a timeout."""
-    executable = shutil.which("ssh-keygen")
+    executable = shutil.which("ssh-keygen", path=_trusted_path())
     if executable is None:
         raise SshKeygenMissing("ssh-keygen not found: install OpenSSH's client (the openssh-client package) to sign "
                                "or verify evidence")
@@ -309,6 +312,20 @@ def ssh_keygen(args: Sequence[str], message: bytes | None = None, timeout: float
         raise SshError(f"ssh-keygen did not finish within {timeout:g} seconds") from None
     except OSError as error:
         raise SshError(f"ssh-keygen cannot be run: {error.strerror}") from None
+
+
+def _trusted_path() -> str:
+    """PATH without its relative entries (an empty one means the current folder) and without the
+    folders inside the current one: an `ssh-keygen` a repository plants is never the one run."""
+    here = Path.cwd().resolve()
+    kept = []
+    for entry in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        with contextlib.suppress(OSError):
+            if not Path(entry).resolve().is_relative_to(here):
+                kept.append(entry)
+    return os.pathsep.join(kept)
 
 
 def _said(result: subprocess.CompletedProcess[bytes]) -> str:

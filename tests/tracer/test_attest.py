@@ -502,3 +502,22 @@ def test_a_signed_statement_that_names_other_code_fails(runners, keys, capsys):
         f"{CPU_FILE}:1: C307 evidence of cpython 3.11 / linux / device cpu: statement does not match: "
         "the statement names other code (fingerprints) than the file records"
     ]
+
+
+def test_attest_refuses_a_broken_evidence_file_and_signs_the_others(runners, keys, capsys):
+    (runners / GPU_FILE).write_text("{not json")
+    code, out, err = attest(capsys, "--key", str(keys["lead"]))
+    assert code == 2
+    assert f"tracer: {GPU_FILE}:1: evidence file is not valid JSON" in err
+    assert [line.split()[1] for line in out.splitlines()] == [CPU_FILE, SIGNOFFS_FILE]
+
+
+def test_an_ssh_keygen_planted_in_the_repository_is_never_run(runners, keys, capsys, monkeypatch):
+    sign_as_runners(capsys, keys)
+    planted = runners / "bin" / "ssh-keygen"
+    planted.parent.mkdir()
+    planted.write_text(f"#!/bin/sh\ntouch {runners / 'ran'}\nexit 0\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join(["", "bin", str(runners / "bin"), os.environ["PATH"]]))
+    code, lines, _ = check(capsys)
+    assert signature_findings(lines) == [] and not (runners / "ran").exists()
