@@ -18,10 +18,12 @@ from tracer.scanner import FileScan, IdTags, TaggedScope, all_tags, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
+    from tracer.attest import Signature
     from tracer.prove import ProveResult
     from tracer.render import Document
     from tracer.reports import BugReport, ReportSet
     from tracer.site import Site
+    from tracer.sshsig import AllowedSigners
     from tracer.status import BugStatus
 
 
@@ -133,6 +135,17 @@ class Project:
             return [*self.documents(bug_id, base), self.index()]
         reports = sorted(self.reports.reports, key=lambda r: r.bug_id)
         return [document for r in reports for document in self.documents(r.bug_id, base)] + [self.index()]
+
+    def signatures(self, allowed_signers: Path | None = None) -> tuple[AllowedSigners | None, list[Signature]]:
+        """The allowed signers (given, else `[tool.tracer] allowed_signers`, else none) and each
+        evidence file's signature verified against them (none without them)."""
+        from tracer.attest import project_signers, verify_bug
+
+        signers = project_signers(self.config, allowed_signers)
+        if signers is None:
+            return None, []
+        bugs = [b for b in self.all_bugs() if not isinstance(b, TracerError)]
+        return signers, [s for b in bugs for s in verify_bug(self.config, b.report.bug_id, b.evidence.files, signers)]
 
     def prove(self, bug_id: str, base: str | None, repeat: int) -> ProveResult:
         from tracer.prove import prove_bug

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tracer.api import Project
+from tracer.attest import Signature, SignatureState
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.evidence import legacy_evidence_path
@@ -20,6 +21,7 @@ from tracer.problems import Problem, Severity, TracerError
 from tracer.render import Document, diff_base_missing, index_path, stale_document
 from tracer.reports import BugReport, ReportSet, Status, prose_lines
 from tracer.scanner import FileScan
+from tracer.sshsig import AllowedSigners
 from tracer.status import BugStatus, ItemStatus, signoff_command
 
 CODES: dict[str, str] = {
@@ -36,6 +38,12 @@ CODES: dict[str, str] = {
     "C202": "a pre_fix_revision that is not a commit of this repository (a shallow clone makes it W502)",
     "C301": "checklist items whose evidence is stale or failed, or an evidence file that breaks its schema",
     "C302": "a status of verified or closed while items are open, failed or stale",
+    "C303": "an evidence file that is not signed (checked with --allowed-signers or allowed_signers)",
+    "C304": "an evidence file whose signature cannot be read or does not verify",
+    "C305": "an evidence file signed by a key that is not in the allowed signers",
+    "C306": "an evidence file signed by a key the allowed signers do not trust for its environment",
+    "C307": "a signed statement that does not match its evidence file: changed after signing, another file's, other code",
+    "C308": "a line of the allowed signers file that ssh-keygen would skip",
     "C401": "template placeholders left in a report (a warning while the bug is open or investigating)",
     "C402": "a relative link in a report or document that points nowhere",
     "W501": "a checklist item that no test verifies and no sign-off covers (an error with --strict)",
@@ -55,11 +63,22 @@ class CheckResult:
     problems: tuple[Problem, ...]
     bugs: tuple[BugStatus, ...] = field(default=())
     nothing_to_check: bool = False
+    signatures: tuple[Signature, ...] = ()  # each evidence file's, where allowed signers were given
 
 
-def check_project(project: Project, strict: bool = False) -> CheckResult:
+_SIGNATURE_CODES = {
+    SignatureState.UNSIGNED: "C303",
+    SignatureState.BAD_SIGNATURE: "C304",
+    SignatureState.UNKNOWN_KEY: "C305",
+    SignatureState.NOT_TRUSTED_HERE: "C306",
+    SignatureState.MISMATCH: "C307",
+}
+
+
+def check_project(project: Project, strict: bool = False, allowed_signers: Path | None = None) -> CheckResult:
     """Every finding about a project: its reports, scans, each bug's states (or the problem that
-    kept them from being computed), the diff bases, and the generated documents."""
+    kept them from being computed), the diff bases, the generated documents, and, with allowed
+    signers (given, or `[tool.tracer] allowed_signers`), each evidence file's signature."""
     config, reports, scans = project.config, project.reports, project.scans
     problems: list[Problem] = [*reports.problems, *project.scan_problems, *tag_problems(config, reports, scans)]
     bugs: list[BugStatus] = []
@@ -85,7 +104,23 @@ def check_project(project: Project, strict: bool = False) -> CheckResult:
         shown = index_path(config).relative_to(config.root).as_posix()
         problems += _rendered(config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index")
     problems += link_problems(config)
-    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), project.is_empty)
+    signers, signatures = project.signatures(allowed_signers)
+    problems += signature_problems(signers, signatures)
+    return CheckResult(tuple(sorted(set(problems))), tuple(bugs), project.is_empty, tuple(signatures))
+
+
+def signature_problems(signers: AllowedSigners | None, signatures: list[Signature]) -> list[Problem]:
+    """C303-C307 for each evidence file whose signature does not hold, C308 for each line of the
+    allowed signers that ssh-keygen would skip. Nothing where no allowed signers were given."""
+    if signers is None:
+        return []
+    problems = [Problem(signers.path, line, "C308", f"allowed signers line skipped: {why}") for line, why in signers.problems]
+    for signature in signatures:
+        code = _SIGNATURE_CODES.get(signature.state)
+        if code is not None:
+            problems.append(Problem(signature.path, 1, code, f"evidence of {signature.environment}: {signature.state}: "
+                                    f"{signature.reason}", subject=f"signature:{signature.path}"))
+    return problems
 
 
 def _missing_base_problems(config: Config, bugs: list[BugStatus], missing: dict[str, str]) -> list[Problem]:

@@ -201,19 +201,23 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
 
 
 @cli.command(short_help="Check that reports, tags, documents and evidence agree.",
-             epilog=examples("tracer check", "tracer check --diff", "tracer check --format sarif --output-file tracer.sarif"))
+             epilog=examples("tracer check", "tracer check --diff", "tracer check --format sarif --output-file tracer.sarif",
+                             "tracer check --allowed-signers .github/allowed_signers"))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--diff", "show_diff", is_flag=True, help="Show how each stale generated document would change.")
 @click.option("--strict", is_flag=True, help="Items no test verifies are errors, not warnings.")
 @click.option("--output-file", type=click.Path(dir_okay=False, allow_dash=True), help="Write the findings here instead of stdout.")
-def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None) -> int:
+@click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Every evidence file must be signed by a key this ssh allowed_signers file trusts for its environment "
+                   "(default: [tool.tracer] allowed_signers).")
+def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allowed_signers: str | None) -> int:
     """Check that reports, tags, generated documents and evidence agree. Writes nothing but --output-file."""
     from tracer import formats
     from tracer.check import check_project
     from tracer.fileio import atomic_write, writable_target
 
     project = _project()
-    result = check_project(project, strict=strict)
+    result = check_project(project, strict=strict, allowed_signers=Path(allowed_signers) if allowed_signers else None)
     config = project.config
     problems = result.problems
     if fmt == "json":
@@ -300,12 +304,96 @@ def evidence() -> None:
 def evidence_merge(files: tuple[str, ...]) -> int:
     """Add evidence files written elsewhere (a GPU runner, another OS): each replaces the project's
     file of the same bug and environment; the others stay."""
+    from tracer.attest import carried_attestations, place_attestations
     from tracer.evidence import merge_files
 
     project = _project()
     reports = {r.bug_id.lower(): r for r in project.reports.reports}
-    for path in merge_files(project.config, [Path(f) for f in files], reports):
-        echo(f"wrote {shown_path(path)}")
+    sources = [Path(f) for f in files]
+    carried = carried_attestations(sources)  # a signed file travels with its signature
+    written = merge_files(project.config, sources, reports)
+    notes = place_attestations(project.config, carried, zip(sources, written))
+    for source, path in zip(sources, written):
+        echo(f"wrote {shown_path(path)}" + (" and its signature" if carried.get(source) and path not in notes else ""))
+    for path, note in notes.items():
+        echo(f"tracer: {shown_path(path)}: {note}", err=True)
+    return ExitCode.FINDINGS if notes else ExitCode.CLEAN
+
+
+@evidence.command("attest", short_help="Sign evidence files with an SSH key.",
+                  epilog=examples("tracer evidence attest --key ~/.ssh/runner_key",
+                                  "TRACER_SIGN_KEY=runner_key tracer evidence attest docs/bug_reports/evidence/*/cpython3.12-linux.json"))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", type=click.Path(dir_okay=False), envvar="TRACER_SIGN_KEY", show_envvar=True,
+              help="The SSH key to sign with (one with a passphrase must be held by ssh-agent: tracer never prompts).")
+def evidence_attest(files: tuple[str, ...], key: str | None) -> int:
+    """Sign evidence files: an in-toto statement beside each, signed with ssh-keygen. Without FILES,
+    every evidence file whose signature no longer holds; another signer's good signature is kept."""
+    from tracer.attest import Action, Signer, attest_files, project_signers
+    from tracer.evidence import evidence_files
+
+    if not key:
+        raise click.UsageError("give --key PATH or set TRACER_SIGN_KEY")
+    project = _project()
+    config = project.config
+    signer = Signer.of(Path(key))
+    paths = [Path(f) for f in files] or [p for r in project.reports.reports for p in evidence_files(config, r.bug_id)]
+    if not paths:
+        echo("tracer: no evidence files to sign: run the linked tests first", err=True)
+    outcomes = attest_files(config, paths, signer, project_signers(config), keep_other_signers=not files)
+    for outcome in outcomes:
+        shown = shown_path(outcome.path)
+        if outcome.action is Action.SIGNED:
+            echo(f"signed {shown} with key {signer.fingerprint}")
+        elif outcome.action is Action.UNCHANGED:
+            echo(f"{shown}: its signature holds, nothing written")
+        elif outcome.action is Action.SKIPPED:
+            echo(f"tracer: {shown}: not signed: {outcome.reason}", err=True)
+        else:
+            echo(f"tracer: {outcome.reason}", err=True)
+    if any(o.action is Action.REFUSED for o in outcomes):
+        return ExitCode.INPUT_ERROR
+    return ExitCode.FINDINGS if any(o.action is Action.SKIPPED for o in outcomes) else ExitCode.CLEAN
+
+
+@evidence.command("verify", short_help="Who signed each evidence file.",
+                  epilog=examples("tracer evidence verify --allowed-signers .github/allowed_signers --format json"))
+@click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The ssh allowed_signers file (default: [tool.tracer] allowed_signers).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def evidence_verify(allowed_signers: str | None, fmt: str) -> int:
+    """Who signed each evidence file, and whether the signature holds (exit 1 where one does not)."""
+    from tracer.attest import SignatureState
+
+    project = _project()
+    signers, signatures = project.signatures(Path(allowed_signers) if allowed_signers else None)
+    if signers is None:
+        raise click.UsageError("give --allowed-signers FILE or set allowed_signers in [tool.tracer]")
+    unread = [bug for bug in project.all_bugs() if isinstance(bug, TracerError)]
+    for error in unread:
+        echo(f"tracer: {error}", err=True)
+    if fmt == "json":
+        echo(json.dumps([s.as_dict for s in signatures], indent=2, ensure_ascii=False))
+    else:
+        for line, why in signers.problems:
+            echo(f"{signers.path}:{line}: allowed signers line skipped: {why}", err=True)
+        for signature in signatures:
+            echo(f"{signature.path}: {signature.environment}: {signature.sentence}")
+    bad = [s for s in signatures if s.state is not SignatureState.VERIFIED]
+    return ExitCode.FINDINGS if bad or signers.problems or unread else ExitCode.CLEAN
+
+
+@evidence.command("statement", short_help="Print an evidence file's in-toto statement, unsigned.",
+                  epilog=examples("tracer evidence statement docs/bug_reports/evidence/bug-20251110-002/cpython3.12-linux.json --predicate"))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--predicate", "predicate_only", is_flag=True, help="Only the predicate (for actions/attest's predicate-path).")
+def evidence_statement(file: str, predicate_only: bool) -> int:
+    """Print the in-toto statement `attest` would sign for FILE, unsigned: for other signers,
+    such as GitHub's artifact attestations (Sigstore)."""
+    from tracer.attest import statement_bytes, statement_for_file
+
+    statement = statement_for_file(_project().config, Path(file))
+    echo(statement_bytes(statement["predicate"] if predicate_only else statement).decode("utf-8"), nl=False)
     return ExitCode.CLEAN
 
 

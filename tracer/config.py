@@ -30,6 +30,7 @@ class Config:
     cache_dir: str = ".tracer-cache"
     source_url: str = ""  # e.g. https://example.org/repo/blob/{commit}/{path}#L{start}-L{end}
     issue_url: str = ""  # e.g. https://example.org/issues/{id}
+    allowed_signers: str = ""  # an ssh allowed_signers file: `tracer check` then verifies every evidence file's signature
     explicit: frozenset[str] = frozenset()  # the keys the project set itself
     repo_prefix: str = ""  # the project's folder inside its git repository ("" at the top), for outputs
     anchored: bool = True  # a pyproject.toml or a git repository names the root, not just the current folder
@@ -81,6 +82,7 @@ _KEYS: dict[str, type] = {
     "cache_dir": str,
     "source_url": str,
     "issue_url": str,
+    "allowed_signers": str,
 }
 _FOLDER_KEYS = ("reports_dir", "templates_dir", "evidence_dir", "cache_dir")
 
@@ -147,6 +149,8 @@ def load_config(start: Path | None = None) -> Config:
         for folder in value if isinstance(value, list) else [value]:
             if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
                 raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
+            if key == "allowed_signers" and not (folder and _inside(root, folder)):
+                raise TracerError(f"[tool.tracer]: {key} must name a file inside the project, got {folder!r}", pyproject, line)
         values[key] = tuple(value) if isinstance(value, list) else value
     compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)), "[tool.tracer]: id_pattern", pyproject, _line_of(text, "id_pattern"))
     for key in ("source_url", "issue_url"):

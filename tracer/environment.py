@@ -14,6 +14,7 @@ from tracer.fileio import safe_name
 
 SIGNOFFS = "signoffs"  # the file of sign-offs, beside the environment files: the environment of no facts
 RESERVED_STEMS = frozenset({SIGNOFFS})  # names no environment's file may take
+ATTESTATION_SUFFIX = ".intoto.json"  # `<stem>.intoto.json` beside `<stem>.json` is its signed statement (tracer.attest)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Environment:
     def file_stem(self) -> str:
         """A file name that says which environment it holds, and differs for different facts
         (`signoffs` for none: the sign-offs hold in every environment). No environment's facts
-        can produce a reserved name: they would replace the sign-offs."""
+        can produce a reserved name: they would replace the sign-offs, or pass for an attestation."""
         if not self.facts:
             return SIGNOFFS
         facts = self.as_dict
@@ -52,7 +53,8 @@ class Environment:
         raw = "-".join(word for word in words if word)
         slug = safe_name(raw)[:80] or "environment"
         ambiguous = any(not re.fullmatch(r"[A-Za-z0-9._]+", part) for fact in self.facts for part in fact)
-        if slug != raw or ambiguous or slug.casefold() in RESERVED_STEMS:  # "-" inside facts is ambiguous
+        reserved = slug.casefold() in RESERVED_STEMS or (slug + ".json").endswith(ATTESTATION_SUFFIX)
+        if slug != raw or ambiguous or reserved:  # "-" inside facts is ambiguous
             slug += "-" + hashlib.sha256(json.dumps(self.facts).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         return slug
 

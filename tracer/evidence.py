@@ -26,7 +26,7 @@ from typing import Any
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.environment import SIGNOFFS, Environment
+from tracer.environment import ATTESTATION_SUFFIX, SIGNOFFS, Environment
 from tracer.fileio import atomic_write, project_lock, safe_name
 from tracer.fingerprint import FINGERPRINT_SCHEME, code_id, fingerprints
 from tracer.problems import TracerError
@@ -204,6 +204,8 @@ def evidence_files(config: Config, bug_id: str) -> list[Path]:
     root = config.root.resolve()
     files = []
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(ATTESTATION_SUFFIX):
+            continue  # a signed statement about the file beside it (tracer.attest), not evidence
         try:
             if stat.S_ISREG(path.stat().st_mode) and path.resolve().is_relative_to(root):
                 files.append(path)

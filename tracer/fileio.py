@@ -55,6 +55,33 @@ def writable_target(path: Path) -> Path:
     return path.resolve()
 
 
+class UnsafeFile(Exception):
+    """A file tracer will not read: a link where none may be, a FIFO, a device, a folder, too big."""
+
+
+def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
+    """A regular file's bytes, at most `limit` of them. A symbolic link (unless `follow`), a FIFO
+    or a device is refused without blocking on it; FileNotFoundError where there is nothing."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow:
+        if path.is_symlink():
+            raise UnsafeFile(f"{path.name} is a symbolic link: tracer reads only the file itself")
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise UnsafeFile(f"{path.name} cannot be read: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise UnsafeFile(f"{path.name} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UnsafeFile(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
 def safe_name(text: str) -> str:
     """Text as one file name: no separators, no leading dots, nothing a shell would trip on."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".").strip("_-") or "_"

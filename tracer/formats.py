@@ -7,9 +7,10 @@ are as the repository names them, which is what CI annotations and code scanning
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tracer.attest import Signature
 from tracer.check import CODES, CheckResult
 from tracer.config import Config
 from tracer.problems import Problem, Severity
@@ -49,8 +50,10 @@ def report_as_dict(report: BugReport) -> dict[str, Any]:
     }
 
 
-def item_json(bug: BugStatus) -> list[dict[str, Any]]:
-    """Each item's state and its results, with the environment of each, for `check --format json`."""
+def item_json(bug: BugStatus, signed: Mapping[str, Signature] | None = None) -> list[dict[str, Any]]:
+    """Each item's state and its results, with the environment of each (and, where signatures
+    were checked, who signed that environment's evidence), for `check --format json`."""
+    signed = signed or {}
     return [
         {
             "id": item.id,
@@ -58,7 +61,8 @@ def item_json(bug: BugStatus) -> list[dict[str, Any]]:
             "detail": item.detail,
             "verified_in": list(item.verified_in),
             "results": [
-                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current}
+                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current,
+                 **({"signature": signed[r.environment].as_dict} if r.environment in signed else {})}
                 for r in item.results
             ],
         }
@@ -74,8 +78,13 @@ def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
 
 
 def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
-    """A list of findings; item findings carry the item's results with their environments."""
-    items = {f"{b.report.bug_id}/{i['id']}": i for b in result.bugs for i in item_json(b)}
+    """A list of findings; item findings carry the item's results with their environments (and
+    who signed each, where signatures were checked); signature findings carry the signature."""
+    signatures = {f"signature:{s.path}": s for s in result.signatures}
+    items = {
+        f"{b.report.bug_id}/{i['id']}": i for b in result.bugs
+        for i in item_json(b, {s.environment: s for s in result.signatures if s.bug_id == b.report.bug_id})
+    }
     findings = []
     for problem in result.problems:
         finding: dict[str, Any] = {
@@ -86,6 +95,8 @@ def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
             finding["diff"] = problem.detail
         if problem.subject in items:
             finding["item"] = items[problem.subject]
+        if problem.subject in signatures:
+            finding["signature"] = signatures[problem.subject].as_dict
         findings.append(finding)
     return json.dumps(findings, indent=2, ensure_ascii=False) + "\n"
 

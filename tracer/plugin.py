@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Generator, Mapping, Sequence
+import os
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -69,6 +70,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--tracer-no-evidence", action="store_true", help="Check verifies markers but write no evidence.")
     group.addoption("--tracer-select", metavar="BUG_ID", help="Run only the tests that verify items of BUG_ID.")
     group.addoption("--tracer-report", metavar="FILE", help="Also write this run's linked results as JSON (for tracer prove).")
+    group.addoption("--tracer-sign-key", metavar="PATH", default=os.environ.get("TRACER_SIGN_KEY") or None,
+                    help="Sign this run's evidence files with this SSH key (default: $TRACER_SIGN_KEY). Write "
+                         "--tracer-sign-key=PATH: pytest takes a path after a space for a test path when it looks for its rootdir.")
     parser.addini("tracer_evidence", "Record evidence of linked tests (default true).", type="bool", default=True)
 
 
@@ -264,16 +268,23 @@ class EvidenceRecorder:
                                     self.partial_files(), self.config.stash[KNOWN].items)
         except Exception as failure:  # noqa: BLE001 - a tracer problem never turns a green run red or loses results
             errors = [f"{failure}"]
+        bugs = {bug for entry in self.results.values() for bug, _ in entry.links}
+        key = self.config.getoption("--tracer-sign-key")
+        try:
+            signed = sign_evidence(_tracer_config(self.config), Path(key), environment, bugs) if key else []
+        except Exception as failure:  # noqa: BLE001 - as above: a run's outcome is the tests', never tracer's
+            signed = [(f"{failure}; evidence not signed", True)]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return
         for error in errors:
             reporter.write_line(f"tracer: {error}; no evidence written", red=True)
-        bugs = {bug for entry in self.results.values() for bug, _ in entry.links}
         if len(errors) < len(bugs):  # say where the evidence went: pytest writing into docs/ is no surprise
             folder = _tracer_config(self.config).evidence_dir
             reporter.write_line(f"tracer: recorded {len(self.results)} linked test results of {len(bugs)} "
                                 f"bug{'s' if len(bugs) != 1 else ''} in {folder}/")
+        for line, failed in signed:
+            reporter.write_line(f"tracer: {line}", red=failed)
 
     def partial_files(self) -> set[str]:
         """Test files collected only in part: named with `file::test` on the command line, or all
@@ -335,3 +346,35 @@ def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: 
         except (TracerError, OSError, UnicodeError) as error:
             errors.append(str(error))
     return errors
+
+
+def sign_evidence(config: TracerConfig, key: Path, facts: Mapping[str, str], bugs: Iterable[str]) -> list[tuple[str, bool]]:
+    """Sign this environment's evidence file of each bug the run had results for; returns what to
+    tell the user, each line with whether it is a failure. A file that cannot be signed is said,
+    and the others are still signed."""
+    from tracer.attest import Action, Signer, attest_files, project_signers
+    from tracer.environment import Environment
+    from tracer.evidence import evidence_folder
+    from tracer.problems import TracerError, shown_path
+
+    stem = Environment.of(facts).file_stem
+    try:
+        signer, signers = Signer.of(key), project_signers(config)
+    except TracerError as error:
+        return [(f"{error}; evidence not signed", True)]
+    lines: list[tuple[str, bool]] = []
+    for bug in sorted(bugs):
+        path = evidence_folder(config, bug) / f"{stem}.json"
+        if not path.is_file():
+            continue
+        try:
+            for outcome in attest_files(config, [path], signer, signers):
+                if outcome.action is Action.SIGNED:
+                    lines.append((f"signed {shown_path(outcome.path)} with key {signer.fingerprint}", False))
+                elif outcome.action is Action.SKIPPED:
+                    lines.append((f"{shown_path(outcome.path)}: not signed: {outcome.reason}", True))
+                elif outcome.action is Action.REFUSED:
+                    lines.append((f"{outcome.reason}; not signed", True))
+        except (TracerError, OSError) as error:
+            lines.append((f"{error}; not signed", True))
+    return lines

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tracer.attest import attestation_inputs, recorded_signatures
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import DiffStatus, ScopeDiff, diff_scopes, scope_source
@@ -307,6 +308,7 @@ def document_context(config: Config, bug: BugStatus, base: str | None, out: Path
         "status_line": bug.status_line,
         "proofs": proofs,
         "proof": proofs[0][1] if proofs else None,
+        "signatures": recorded_signatures(config, report.bug_id, bug.evidence.files),
         "overview_sections": [(h, t) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t],
         "other_sections": [
             (h, t) for h, t in report.sections.items() if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
@@ -373,7 +375,7 @@ def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
 
 def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[bytes | str]:
     """What a bug's document or page is made of, for cache keys: the report, its item states and
-    evidence files, the tagged files, and the commit the diffs are taken against (or, where this
+    evidence files (and their attestations), the tagged files, and the commit the diffs are taken against (or, where this
     clone lacks it, the document on disk whose diffs are kept)."""
     report = bug.report
     revision = base or report.pre_fix_revision or ""
@@ -387,6 +389,7 @@ def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[
     parts: list[bytes | str] = [report.path, text, commit, repr(bug.items)]
     for evidence in evidence_files(config, report.bug_id):
         parts += [evidence.name, evidence.read_bytes()]
+    parts += attestation_inputs(config, report.bug_id)
     for tagged_path in sorted({t.path for t in bug.tagged}):
         parts += [tagged_path, (config.root / tagged_path).read_bytes()]
     return parts
