@@ -64,6 +64,7 @@ class TestResult:
 
     outcome: Outcome
     code: str  # the code id of the fingerprints the test ran on
+    source: str = ""  # "" for tracer's pytest plugin; "junit" for `tracer evidence import-junit`
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ class EvidenceFile:
             "environment": self.environment.as_dict,
             "fingerprints": {k: dict(sorted(v.items())) for k, v in sorted(self.fingerprints.items()) if k in used},
             "items": {
-                item: {test: {"outcome": r.outcome.value, "code": r.code} for test, r in sorted(tests.items())}
+                item: {test: {"outcome": r.outcome.value, "code": r.code, **({"source": r.source} if r.source else {})}
+                       for test, r in sorted(tests.items())}
                 for item, tests in sorted(self.items.items()) if tests
             },
         }
@@ -133,7 +135,7 @@ class EvidenceFile:
             scheme=data["fingerprint_scheme"],
             fingerprints=data["fingerprints"],
             items={
-                item: {test: TestResult(Outcome(r["outcome"]), r["code"]) for test, r in tests.items()}
+                item: {test: TestResult(Outcome(r["outcome"]), r["code"], r.get("source", "")) for test, r in tests.items()}
                 for item, tests in data["items"].items()
             },
             signoffs={
@@ -151,12 +153,12 @@ class EvidenceFile:
         self.fingerprints[identity] = dict(prints)
         return identity
 
-    def record(self, item_id: str, test_id: str, outcome: Outcome, prints: Mapping[str, str]) -> None:
+    def record(self, item_id: str, test_id: str, outcome: Outcome, prints: Mapping[str, str], source: str = "") -> None:
         """A test's result; a skip never replaces a result the test had in this environment."""
         tests = self.items.setdefault(item_id, {})
         if outcome is Outcome.SKIPPED and test_id in tests:
             return
-        tests[test_id] = TestResult(outcome, self.remember(prints))
+        tests[test_id] = TestResult(outcome, self.remember(prints), source)
 
     def forget(self, keep: Callable[[str, str], bool]) -> None:
         """Keep the results `keep(item, test)` says are still linked and present."""
@@ -307,13 +309,13 @@ def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[
 
 
 def record_results(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
-                   results: Iterable[tuple[str, str, Outcome]]) -> None:
+                   results: Iterable[tuple[str, str, Outcome]], source: str = "") -> None:
     """Record (item, test, outcome) results of one run in its environment's file, on the bug's
-    tagged code as it is now."""
+    tagged code as it is now; `source` marks results another runner reported ("junit")."""
     prints = fingerprints(config.root, tagged)
     with _updated(config, bug_id, environment) as evidence:
         for item_id, test_id, outcome in results:
-            evidence.record(item_id, test_id, outcome, prints)
+            evidence.record(item_id, test_id, outcome, prints, source)
 
 
 def record_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedScope],

@@ -120,11 +120,17 @@ def template_environment(config: Config) -> jinja2.Environment:
 
 def render_template(config: Config, name: str, context: Mapping[str, Any]) -> str:
     """A template's text; an error in a template names its file and line."""
+    return render_with(template_environment(config), config, name, context)
+
+
+def render_with(environment: jinja2.Environment, config: Config, name: str, context: Mapping[str, Any]) -> str:
+    """Template `name` of `environment` rendered: the one place a template error becomes a
+    TracerError naming the file and line (the site renders through here too)."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
     try:
-        return template_environment(config).get_template(name).render(context)
+        return environment.get_template(name).render(context)
     except (TemplateError, SecurityError) as error:
         own = config.path(config.templates_dir) / name
         where = getattr(error, "filename", None) or (f"{config.templates_dir}/{name}" if own.exists() else name)

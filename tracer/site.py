@@ -1,25 +1,31 @@
-"""The static site: an index of all bugs, a page per bug, the traceability matrix and every tag by
-file, as plain HTML that opens from `file://` with no network and no JavaScript.
+"""The static site: an overview of all bugs, a page per bug and per report, the traceability
+matrix and every tag by file, with a sidebar of bugs by status, a table of contents per page and
+a search over IDs, titles, items, scopes and tag texts that runs from `file://` with no server.
 
 Pages come from Jinja2 templates in the sandbox, autoescaped, which a project overrides like the
-Markdown ones (`templates/site-bug.html.j2`, extending `tracer/site-bug.html.j2`). Each page is
-cached under a digest of its inputs, as `render_document` does, so a warm site reads a few files,
-asks git one question a bug, and imports neither jinja2 nor pygments."""
+Markdown ones (`templates/site-bug.html.j2`, extending `tracer/site-bug.html.j2`); they render
+through `render.render_with`, the documents' one renderer. Each page is cached under a digest of
+its inputs, as `render_document` does, so a warm site reads a few files, asks git one question a
+bug, and imports neither jinja2 nor pygments. Every value from a report, the evidence or the
+code is text; the only links out of the site are `http(s)` URLs."""
 
 from __future__ import annotations
 
-import os
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import DiffStatus
 from tracer.fileio import atomic_write
-from tracer.gitio import head_commit, is_shallow
+from tracer.gitio import head_commit
+from tracer.htmltext import HtmlText, inline_code, markdown_to_html, safe_url
+from tracer.matrix import Matrix, bug_matrix
 from tracer.problems import TracerError
 from tracer.render import (
     bug_inputs,
@@ -28,11 +34,13 @@ from tracer.render import (
     issue_link,
     project_templates,
     read_lines,
-    relative_link,
+    render_with,
     source_link,
 )
+from tracer.reports import BugReport, Status
 from tracer.scanner import FileScan, TaggedScope
-from tracer.status import BugStatus, ItemState, LinkedResult
+from tracer.search import search_entries, search_script
+from tracer.status import BugStatus
 
 if TYPE_CHECKING:
     import jinja2
@@ -41,13 +49,16 @@ if TYPE_CHECKING:
 TEMPLATES = {
     "index": "site-index.html.j2",
     "bug": "site-bug.html.j2",
+    "report": "site-report.html.j2",
     "matrix": "site-matrix.html.j2",
     "tags": "site-tags.html.j2",
     "style": "site-style.css.j2",
+    "script": "site-script.js.j2",
 }
-STYLESHEET = "style.css"
+STYLESHEET, SCRIPT, SEARCH_INDEX = "style.css", "site.js", "search-index.js"
 GENERATOR = '<meta name="generator" content="tracer site">'  # marks the pages a rerun may remove
 _LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"  # Pygments styles, one for each colour scheme
+_FOLDERS = ("bugs", "reports")  # the folders of generated pages, which a rerun prunes
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,7 @@ def build_site(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileSc
                cache: ContentCache | None = None) -> Site:
     """Render every page and write those whose bytes differ from the files on disk."""
     folder = site_folder(config, out)
-    pages = site_pages(config, bugs, scans, folder, cache or ContentCache(None))
+    pages = site_pages(config, bugs, scans, cache or ContentCache(None))
     if out is None:
         ignore = folder.parent / ".gitignore"
         if not ignore.exists():  # as the cache does: the folder ignores itself in git
@@ -99,15 +110,15 @@ def build_site(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileSc
         if not same:
             atomic_write(target, page.text)
             written.append(page.path)
-    removed = _remove_stale_bug_pages(folder, {page.path for page in pages})
+    removed = _remove_stale_pages(folder, {page.path for page in pages})
     return Site(folder, tuple(p.path for p in pages), tuple(written), removed)
 
 
-def _remove_stale_bug_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
+def _remove_stale_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
     """Pages of bugs that no longer have a report; only files this command wrote (they carry the
     generator tag), so a folder of the user's own is never emptied."""
     removed = []
-    for path in sorted((folder / "bugs").glob("*.html")):
+    for path in sorted(p for name in _FOLDERS for p in (folder / name).glob("*.html")):
         relative = path.relative_to(folder).as_posix()
         if relative in kept or not path.is_file():
             continue
@@ -121,46 +132,94 @@ def _remove_stale_bug_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
     return tuple(removed)
 
 
+def page_stem(bug_id: str) -> str:
+    """A bug's file name in the site: the ID in lower case, safe as a file name anywhere."""
+    return re.sub(r"[^a-z0-9._-]+", "-", bug_id.lower()).strip(".-") or "bug"
+
+
 def bug_page(bug_id: str) -> str:
-    """A bug page's path in the site: the ID in lower case, safe as a file name anywhere."""
-    return "bugs/" + (re.sub(r"[^a-z0-9._-]+", "-", bug_id.lower()).strip(".-") or "bug") + ".html"
+    return f"bugs/{page_stem(bug_id)}.html"
 
 
-def site_pages(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileScan], folder: Path,
-               cache: ContentCache) -> list[Page]:
+def report_page(bug_id: str) -> str:
+    return f"reports/{page_stem(bug_id)}.html"
+
+
+def scope_anchor(number: int) -> str:
+    """The id of the bug page's section of its `number`th changed scope (the search index and the
+    tags page link to it by its place)."""
+    return f"scope-{number}"
+
+
+def site_pages(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileScan], cache: ContentCache) -> list[Page]:
     """Every page of the site, each from the cache where its inputs are unchanged."""
     bugs = sorted(bugs, key=lambda b: (b.report.created, b.report.bug_id), reverse=True)
-    renderer = _Renderer(config, folder, cache)
+    by_id = sorted(bugs, key=lambda b: b.report.bug_id)
+    links = site_links(config, bugs)
+    renderer = _Renderer(config, cache, nav_context(bugs), links)
     pages = [
-        renderer.page("index.html", "index", lambda: index_context(config, bugs, folder)),
-        renderer.page("matrix.html", "matrix", lambda: matrix_context(bugs)),
-        renderer.page("tags.html", "tags", lambda: tags_context(config, bugs, scans, renderer.commit)),
+        renderer.page("index.html", "index", lambda: index_context(config, bugs)),
+        renderer.page("matrix.html", "matrix", lambda: matrix_context(by_id)),
+        renderer.page("tags.html", "tags", lambda: tags_context(config, by_id, scans, renderer.commit)),
     ]
-    pages += [renderer.bug(bug) for bug in sorted(bugs, key=lambda b: b.report.bug_id)]
-    pages.append(renderer.stylesheet())
+    pages += [renderer.bug(bug) for bug in by_id]
+    pages += [renderer.report(bug.report) for bug in by_id]
+    pages += [
+        renderer.static(STYLESHEET, "style", lambda: {"pygments": pygments_css()}),
+        renderer.static(SCRIPT, "script", dict),
+        Page(SEARCH_INDEX, search_script(search_entries(by_id, page_stem))),
+    ]
     return pages
+
+
+def site_links(config: Config, bugs: Iterable[BugStatus]) -> dict[str, str]:
+    """Project files that have a page in the site, by their path in the project: each report and
+    each code-changes document. A report's link to one of them stays in the site."""
+    links = {}
+    for bug in bugs:
+        report = bug.report
+        links[report.path] = report_page(report.bug_id)
+        links[document_path(config, report).relative_to(config.root).as_posix()] = bug_page(report.bug_id)
+    return links
+
+
+def link_resolver(source: str, page: str, links: Mapping[str, str]) -> Callable[[str], str | None]:
+    """How a relative link written in project file `source` reads from site page `page`: the
+    page of the file it points at, or None (no link) where that file has no page here."""
+    def resolve(target: str) -> str | None:
+        path, _, fragment = target.partition("#")
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), unquote(path)))
+        found = links.get(joined)
+        if found is None:
+            return None
+        relative = posixpath.relpath(found, posixpath.dirname(page) or ".")
+        return relative + ("#" + fragment if fragment and found.startswith("reports/") else "")
+
+    return resolve
 
 
 class _Renderer:
     """Renders pages through one sandboxed, autoescaped environment, made only when a page is not
     in the cache."""
 
-    def __init__(self, config: Config, folder: Path, cache: ContentCache):
-        self.config, self.folder, self.cache = config, folder, cache
+    def __init__(self, config: Config, cache: ContentCache, nav: dict[str, Any], links: dict[str, str]):
+        self.config, self.cache, self.nav, self.links = config, cache, nav, links
         self._environment: jinja2.Environment | None = None
         # Only a `source_url` shows the commit: without one, a new commit keeps every page cached.
         self.commit = (head_commit(config.root) or "HEAD") if "{commit}" in config.source_url else "HEAD"
         import pygments
 
         self._common: list[bytes | str] = [
-            config.cache_key, self.commit, f"pygments {pygments.__version__}",
-            relative_link(config.root, folder), *project_templates(config),
+            config.cache_key, self.commit, f"pygments {pygments.__version__}", repr(nav), repr(sorted(links.items())),
+            *project_templates(config),
         ]
+
+    def _values(self, path: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "root": "../" * path.count("/"), "current": path, "nav": self.nav}
 
     def page(self, path: str, template: str, context: Callable[[], dict[str, Any]]) -> Page:
         """A page whose context is cheap to make: the context itself is its key."""
-        values = context()
-        values["root"] = "../" * path.count("/")
+        values = self._values(path, context())
         key = "site-" + digest_of(*self._common, path, template, repr(values)) + ".html"
         return Page(path, self._cached(key, lambda: self._render(template, values)))
 
@@ -169,15 +228,17 @@ class _Renderer:
         git diff nor highlights any code."""
         path = bug_page(bug.report.bug_id)
         key = "site-" + digest_of(*self._common, path, *bug_inputs(self.config, bug)) + ".html"
-        def make() -> str:
-            context = bug_context(self.config, bug, self.folder / path, self.commit)
-            return self._render("bug", {**context, "root": "../" * path.count("/")})
+        return Page(path, self._cached(key, lambda: self._render("bug", self._values(path, bug_context(self.config, bug, self.links, self.commit)))))
 
-        return Page(path, self._cached(key, make))
+    def report(self, report: BugReport) -> Page:
+        path = report_page(report.bug_id)
+        key = "site-" + digest_of(*self._common, path, report.path, (self.config.root / report.path).read_bytes()) + ".html"
+        return Page(path, self._cached(key, lambda: self._render("report", self._values(path, report_context(self.config, report, self.links)))))
 
-    def stylesheet(self) -> Page:
-        key = "site-" + digest_of(*self._common, STYLESHEET) + ".css"
-        return Page(STYLESHEET, self._cached(key, lambda: self._render("style", {"pygments": pygments_css()})))
+    def static(self, path: str, template: str, context: Callable[[], dict[str, Any]]) -> Page:
+        """The stylesheet and the script: the same for every project but its own templates."""
+        key = "site-" + digest_of(self._common[0], self._common[2], *project_templates(self.config), path) + Path(path).suffix
+        return Page(path, self._cached(key, lambda: self._render(template, context())))
 
     def _cached(self, key: str, make: Callable[[], str]) -> str:
         text = self.cache.get(key)
@@ -187,20 +248,7 @@ class _Renderer:
         return text
 
     def _render(self, template: str, context: Mapping[str, Any]) -> str:
-        """A template's text; an error in a template names its file and line, as for the documents."""
-        from jinja2 import TemplateError
-        from jinja2.exceptions import SecurityError
-
-        name = TEMPLATES[template]
-        try:
-            return self.environment.get_template(name).render(context)
-        except (TemplateError, SecurityError) as error:
-            own = self.config.path(self.config.templates_dir) / name
-            where = getattr(error, "filename", None) or (f"{self.config.templates_dir}/{name}" if own.exists() else name)
-            message = getattr(error, "message", None) or str(error)
-            raise TracerError(f"template error: {message}", where, getattr(error, "lineno", None)) from None
-        except RecursionError:
-            raise TracerError("template error: templates include or extend each other without end", name) from None
+        return render_with(self.environment, self.config, TEMPLATES[template], context)
 
     @property
     def environment(self) -> jinja2.Environment:
@@ -217,15 +265,26 @@ def site_environment(config: Config) -> jinja2.Environment:
     environment = template_environment(config).overlay(autoescape=True)
     environment.filters["ticks"] = inline_code
     environment.filters["state_class"] = lambda state: f"state-{state}"
+    environment.filters["web"] = safe_url
     return environment
 
 
 # The pages' contexts
 
 
-def index_context(config: Config, bugs: Iterable[BugStatus], folder: Path) -> dict[str, Any]:
+def nav_context(bugs: Iterable[BugStatus]) -> dict[str, Any]:
+    """The sidebar: every bug, grouped by status in the order a bug moves through them, each
+    group sorted by ID."""
+    groups: dict[str, list[dict[str, str]]] = {str(status): [] for status in Status}
+    for bug in sorted(bugs, key=lambda b: b.report.bug_id):
+        report = bug.report
+        groups[str(report.status)].append({"id": report.bug_id, "title": report.title, "page": bug_page(report.bug_id)})
+    return {"groups": [{"status": status, "bugs": rows} for status, rows in groups.items() if rows]}
+
+
+def index_context(config: Config, bugs: Iterable[BugStatus]) -> dict[str, Any]:
     """One row a bug, as the Markdown index: ID, title, severity, status, verified of total,
-    stale, failed and proven items, where verified."""
+    stale, failed and proven items, where verified; and the totals."""
     rows = []
     for bug in bugs:
         report = bug.report
@@ -235,58 +294,53 @@ def index_context(config: Config, bugs: Iterable[BugStatus], folder: Path) -> di
             "severity": str(report.severity),
             "status": str(report.status),
             "page": bug_page(report.bug_id),
-            "issue_link": issue_link(config, report.bug_id),
-            "report_link": relative_link(config.root / report.path, folder),
+            "issue_link": safe_url(issue_link(config, report.bug_id)),
             **bug.summary,
         })
-    return {"rows": rows}
+    totals = {name: sum(row[name] for row in rows) for name in ("verified", "total", "stale", "failed", "proven")}
+    return {"rows": rows, "totals": totals}
 
 
-@dataclass(frozen=True)
-class MatrixCell:
-    """One cell of the matrix: a linked test, and its result in each environment where it ran."""
-
-    test_id: str
-    name: str
-    file: str
-    results: tuple[LinkedResult, ...]
+def environment_header(label: str) -> list[str]:
+    """An environment's label in lines for a column header: "cpython 3.11", "linux", "device cpu"."""
+    return [part for part in label.split(" / ") if part]
 
 
-def matrix_cells(item: ItemState) -> tuple[MatrixCell, ...]:
-    """The item's linked tests, one cell each, sorted by test id; each with its results sorted by
-    environment."""
-    by_test: dict[str, list[LinkedResult]] = {}
-    for result in item.results:
-        by_test.setdefault(result.test_id, []).append(result)
-    cells = []
-    for test_id, results in sorted(by_test.items()):
-        file, _, name = test_id.rpartition("::")
-        cells.append(MatrixCell(test_id, name or test_id, file, tuple(sorted(results, key=lambda r: r.environment))))
-    return tuple(cells)
+def matrix_view(matrix: Matrix, bugs: Sequence[BugStatus]) -> dict[str, Any]:
+    """The matrix as the templates draw it: environment headers, and the rows by bug."""
+    titles = {bug.report.bug_id: bug for bug in bugs}
+    groups: dict[str, list[Any]] = {}
+    for row in matrix.rows:
+        groups.setdefault(row.bug_id, []).append(row)
+    return {
+        "environments": [{"label": label, "lines": environment_header(label)} for label in matrix.environments],
+        "bugs": [
+            {
+                "bug_id": bug_id,
+                "title": titles[bug_id].report.title,
+                "page": bug_page(bug_id),
+                "status_line": titles[bug_id].status_line,
+                "rows": rows,
+            }
+            for bug_id, rows in groups.items()
+        ],
+    }
 
 
-def matrix_context(bugs: Iterable[BugStatus]) -> dict[str, Any]:
-    """Checklist items by linked tests, for every bug: one row an item, one cell a linked test."""
-    tables = []
-    for bug in bugs:
-        cells = [matrix_cells(item) for item in bug.items]
-        rows = [{"item": item, "cells": row} for item, row in zip(bug.items, cells)]
-        width = max(map(len, cells), default=0)
-        tables.append({
-            "bug_id": bug.report.bug_id,
-            "title": bug.report.title,
-            "page": bug_page(bug.report.bug_id),
-            "status_line": bug.status_line,
-            "rows": rows,
-            "width": width,
-        })
-    return {"tables": sorted(tables, key=lambda t: t["bug_id"])}
+def matrix_context(bugs: Sequence[BugStatus]) -> dict[str, Any]:
+    """Every checklist item of every bug against every environment, and the proofs."""
+    return {"matrix": matrix_view(bug_matrix(bugs), bugs)}
 
 
 def tags_context(config: Config, bugs: Iterable[BugStatus], scans: Sequence[FileScan], commit: str) -> dict[str, Any]:
-    """Every tag in the code, by file then line: its scope, its IDs (those without a report are
-    orphans), its text, a link to the code; and the malformed ones."""
+    """Every tag in the code, by file then line: its scope (linked to its section on the bug
+    page), its IDs (those without a report are orphans), its text, a link to the code; and the
+    malformed ones."""
     pages = {bug.report.bug_id.casefold(): bug_page(bug.report.bug_id) for bug in bugs}
+    sections = {
+        (bug.report.bug_id.casefold(), tagged.path, tagged.scope.qualname): scope_anchor(number)
+        for bug in bugs for number, tagged in enumerate(bug.tagged, start=1)
+    }
     files, orphans = [], set()
     for scan in sorted(scans, key=lambda s: s.path):
         if not scan.scopes and not scan.malformed:
@@ -294,17 +348,21 @@ def tags_context(config: Config, bugs: Iterable[BugStatus], scans: Sequence[File
         tags: list[dict[str, Any]] = []
         for tagged in scan.scopes:
             for change in tagged.changes:
-                ids = []
+                ids, scope_link = [], ""
                 for bug_id in change.bug_ids:
                     page = pages.get(bug_id.casefold(), "")
                     if not page:
                         orphans.add(bug_id)
-                    ids.append({"id": bug_id, "page": page, "issue_link": issue_link(config, bug_id)})
+                    elif not scope_link:
+                        anchor = sections.get((bug_id.casefold(), scan.path, tagged.scope.qualname))
+                        scope_link = page + (f"#{anchor}" if anchor else "")
+                    ids.append({"id": bug_id, "page": page, "issue_link": safe_url(issue_link(config, bug_id))})
                 tags.append({
                     "change": change,
                     "scope": tagged.scope,
+                    "scope_link": scope_link,
                     "ids": ids,
-                    "link": source_link(config, scan.path, change.start_line, change.end_line, commit),
+                    "link": safe_url(source_link(config, scan.path, change.start_line, change.end_line, commit)),
                 })
         tags.sort(key=lambda t: (t["change"].start_line, t["change"].end_line, t["scope"].qualname))
         files.append({"path": scan.path, "anchor": "file-" + _anchor(scan.path), "tags": tags, "malformed": list(scan.malformed)})
@@ -315,10 +373,22 @@ def _anchor(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")
 
 
-def bug_context(config: Config, bug: BugStatus, page: Path, commit: str) -> dict[str, Any]:
+# The report's sections a bug page shows: (context name, anchor, heading, what it says where absent;
+# "" for a section shown only where the report has it)
+_SECTIONS = (
+    ("root_cause", "", "Root cause", "The report has no Root Cause section."),
+    ("solution", "", "Solution", "The report has no Solution section."),
+    ("alternatives", "alternatives", "Alternatives considered", ""),
+    ("next_steps", "next-steps", "Next steps", "The report lists no next steps."),
+    ("notes", "notes", "Notes", "The report has no notes."),
+)
+
+
+def bug_context(config: Config, bug: BugStatus, links: Mapping[str, str], commit: str) -> dict[str, Any]:
     """The code-changes document's context, with each scope's source highlighted (its change
-    blocks marked), its diff coloured, and the report's sections as HTML."""
-    context = document_context(config, bug, None, page, commit)
+    blocks marked), its diff coloured, the report's sections as HTML, and the bug's matrix."""
+    page = bug_page(bug.report.bug_id)
+    context = document_context(config, bug, None, config.root / page, commit)
     lines = read_lines(config.root, (t.path for t in bug.tagged))
     for view, tagged in zip(context["functions"], bug.tagged):
         view["blocks"] = [
@@ -326,12 +396,54 @@ def bug_context(config: Config, bug: BugStatus, page: Path, commit: str) -> dict
             for start, end, marked in code_blocks(tagged)
         ]
         view["diff_html"] = highlight_diff(view["diff"].diff) if view["diff"].status is DiffStatus.CHANGED else None
-        view["anchor"] = f"f{view['number']}"
-    for name in ("root_cause", "solution", "alternatives", "next_steps", "notes"):
-        context[name + "_html"] = markdown_html(context[name], config.root / bug.report.path, page)
-    context["page"] = bug_page(bug.report.bug_id)
-    context["matrix_anchor"] = bug.report.bug_id
+        view["anchor"] = scope_anchor(view["number"])
+        view["link"] = safe_url(view["link"])
+        view["change_links"] = [safe_url(link) for link in view["change_links"]]
+    resolve = link_resolver(bug.report.path, page, links)
+    taken = {"overview", "summary", "functions", "testing", "matrix", *(anchor for _, anchor, _, _ in _SECTIONS if anchor)}
+    taken |= {scope_anchor(n) for n in range(1, len(bug.tagged) + 1)}
+    context["extra_sections"] = []
+    for name, anchor, heading, absent in _SECTIONS:
+        # the report's headings sit under the page's own h2 or h3: two levels down, so h2 reads as h4
+        html = _shifted(markdown_to_html(context[name], resolve, "r-", taken)) or _note(absent)
+        context[name + "_html"] = html
+        if anchor and html:
+            context["extra_sections"].append({"anchor": anchor, "heading": heading, "html": html})
+    context["issue_link"] = safe_url(context["issue_link"])
+    context["report_page"] = posixpath.relpath(report_page(bug.report.bug_id), "bugs")
+    context["matrix"] = matrix_view(bug_matrix([bug]), [bug])
     return context
+
+
+def _shifted(text: HtmlText, levels: int = 2) -> Markup:
+    """The HTML with each heading `levels` lower, to sit under a page's own headings."""
+    from markupsafe import Markup
+
+    return Markup(re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(int(m[2]) + levels, 6)}", str(text.html)))
+
+
+def _note(text: str) -> Markup:
+    from markupsafe import Markup, escape
+
+    return Markup(f"<p><em>{escape(text)}</em></p>") if text else Markup("")
+
+
+def report_context(config: Config, report: BugReport, links: Mapping[str, str]) -> dict[str, Any]:
+    """A report as a page of the site: its front matter as facts, its checklist, and its body
+    (Markdown, with raw HTML escaped and links kept inside the site)."""
+    page = report_page(report.bug_id)
+    body = markdown_to_html(report.body, link_resolver(report.path, page, links), "", {"facts", "checklist"})
+    groups: dict[str, list[Any]] = {}
+    for item in report.checklist:
+        groups.setdefault(item.group, []).append(item)
+    return {
+        "report": report,
+        "body_html": _shifted(body, 1),  # the page has its own h1
+        "headings": [h for h in body.headings if h.level <= 2],
+        "groups": groups,
+        "bug_page": posixpath.relpath(bug_page(report.bug_id), "reports"),
+        "issue_link": safe_url(issue_link(config, report.bug_id)),
+    }
 
 
 def code_blocks(tagged: TaggedScope) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -383,36 +495,3 @@ def pygments_css() -> Markup:
         f"@media not all and (prefers-color-scheme: dark) {{\n{rules(_LIGHT_STYLE)}\n}}\n"
         f"@media (prefers-color-scheme: dark) {{\n{rules(_DARK_STYLE)}\n}}\n"
     )
-
-
-def inline_code(text: object) -> Markup:
-    """Text with its `backtick spans` as <code>, escaped first: the item details are written for
-    Markdown."""
-    from markupsafe import Markup, escape
-
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(str(text)))))
-
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-
-def markdown_html(text: str, source: Path, page: Path) -> Markup:
-    """A report section as HTML: CommonMark and tables, raw HTML escaped, and each relative link,
-    written from the report's folder, pointed from the page to the same file."""
-    from markdown_it import MarkdownIt
-    from markupsafe import Markup
-
-    if not text.strip():
-        return Markup("")
-    markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-    tokens = markdown.parse(text)
-    for token in tokens:
-        for child in token.children or []:
-            attribute = "href" if child.type == "link_open" else "src" if child.type == "image" else ""
-            target = str(child.attrGet(attribute) or "") if attribute else ""
-            if not target or target.startswith(("#", "/")) or _SCHEME.match(target):
-                continue
-            path, hash_, fragment = target.partition("#")
-            moved = relative_link(Path(os.path.normpath(source.parent / path)), page.parent) if path else ""
-            child.attrSet(attribute, moved + hash_ + fragment)
-    return Markup(markdown.renderer.render(tokens, markdown.options, {}))

@@ -37,6 +37,7 @@ class LinkedResult:
     environment: str  # its label
     outcome: Outcome
     current: bool  # ran on the code as it is now
+    source: str = ""  # where the result came from, as TestResult.source
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
                     old_scheme.add(file.scheme)
                 elif not is_current:
                     changed |= changed_scopes(file.fingerprints.get(result.code, {}), current)
-                results.append(LinkedResult(test_id, file.environment.label, result.outcome, is_current))
+                results.append(LinkedResult(test_id, file.environment.label, result.outcome, is_current, result.source))
         state, detail = _state(results, old_scheme, changed)
         if state in (ItemStatus.OPEN, ItemStatus.STALE):
             state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id)
@@ -162,9 +163,14 @@ def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str])
 def _where(results: list[LinkedResult]) -> str:
     """"`test_a` in `tests/x.py` on cpython 3.11 / linux; `test_b` in `tests/x.py` on cpython 3.12 / linux"."""
     by_environment: dict[str, list[str]] = {}
+    imported: set[str] = set()
     for result in results:
         by_environment.setdefault(result.environment, []).append(result.test_id)
-    return "; ".join(f"{short_tests(tests)} on {env}" for env, tests in sorted(by_environment.items()))
+        if result.source == "junit":
+            imported.add(result.environment)
+    return "; ".join(
+        f"{short_tests(tests)} on {env}" + (" (from JUnit)" if env in imported else "") for env, tests in sorted(by_environment.items())
+    )
 
 
 def _signed_off(

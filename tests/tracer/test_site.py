@@ -115,19 +115,23 @@ def built(project: Path, capsys, *args: str) -> Path:
     return project / (args[1] if args else SITE)
 
 
+PAGES = {"index.html", "matrix.html", "tags.html", f"bugs/{BUG.lower()}.html", f"reports/{BUG.lower()}.html"}
+
+
 def test_every_page_parses_and_every_internal_link_resolves(project, capsys):
     folder = built(project, capsys)
     parsed = pages(folder)
-    assert set(parsed) == {"index.html", "matrix.html", "tags.html", f"bugs/{BUG.lower()}.html"}
+    assert set(parsed) == PAGES
     ids = {name: {e.get("id") for e in tree.iter() if e.get("id")} for name, tree in parsed.items()}
     external = set()
     for name, tree in parsed.items():
-        assert not list(tree.iter("script")), name
+        scripts = [s.get("src") for s in tree.iter("script")]
+        assert scripts == [("../" if "/" in name else "") + s for s in ("search-index.js", "site.js")], name  # no inline script
         assert tree.find("head/link[@rel='stylesheet']").get("href").endswith("style.css")
-        assert tree.find(".//table/thead/tr/th") is not None, f"{name}: a table without header cells"
+        assert all(table.find("thead/tr/th") is not None for table in tree.iter("table")), f"{name}: a table without header cells"
         for element in tree.iter():
             target = element.get("href") or element.get("src")
-            if target is None or element.tag not in ("a", "link", "img"):
+            if target is None or element.tag not in ("a", "link", "img", "script"):
                 continue
             if urlsplit(target).scheme:
                 external.add(target)
@@ -156,26 +160,58 @@ def test_the_index_has_a_row_per_bug_with_its_counts(project, capsys):
     assert ISSUE_URL.format(id=BUG) in [a.get("href") for a in row.iter("a")]
 
 
-def test_the_matrix_has_a_row_per_checklist_item_and_a_cell_per_linked_test(project, capsys):
-    tree = parse(built(project, capsys) / "matrix.html")
-    (table,) = tree.findall(".//table")
-    rows = table.findall("tbody/tr")
-    assert [r.get("id") for r in rows] == [f"{BUG}-{i}" for i in ("edge-cases", "reviewed", "gradient")]
+def expected_cell(item: str, facts: dict[str, str]) -> tuple[str, int, set[str]] | None:
+    """What the matrix should say of `item` in one environment, from RESULTS: failed where a test
+    failed, passed where one passed on the current code, stale where tests passed only on older
+    code; with the number of tests and their ids."""
+    rows = [(test, outcome, current) for env, i, test, outcome, current in RESULTS if i == item and env == facts]
+    if not rows:
+        return None
+    tests = {test for test, _, _ in rows}
+    if any(outcome == "failed" for _, outcome, _ in rows):
+        return "failed", len(tests), tests
+    if any(outcome == "passed" and current for _, outcome, current in rows):
+        return "passed", len(tests), tests
+    return "stale", len(tests), tests
+
+
+def check_matrix(table, row_id) -> None:
+    """Rows are the checklist items, columns the environments (then the proofs); each cell the
+    verdict and its test count, the tests themselves inside the cell's <details>."""
+    environments = [th.get("title") for th in table.findall("thead/tr/th") if "env-col" in classes(th) and "proof-col" not in classes(th)]
+    assert environments == sorted(label(facts) for facts in (CPU, GPU))
+    by_label = {label(facts): facts for facts in (CPU, GPU)}
+    rows = [r for r in table.iter("tr") if r.get("id")]
+    assert [r.get("id") for r in rows] == [row_id(i) for i in ("edge-cases", "reviewed", "gradient")]
     for row in rows:
-        item = row.get("id").removeprefix(f"{BUG}-")
-        linked = sorted({test for _, i, test, _, _ in RESULTS if i == item})
-        cells = [c for c in row.findall("td") if "result" in classes(c)]
-        assert [c.find("code").get("title") for c in cells] == linked
-        for cell, test in zip(cells, linked):
-            shown = [text_of(li) for li in cell.findall("ul/li")]
-            expected = sorted(
-                f"{outcome} on {label(env)}, {'current code' if current else 'older code'}"
-                for env, i, t, outcome, current in RESULTS if i == item and t == test
-            )
-            assert sorted(shown) == expected
-        if not linked:
-            (none,) = [c for c in row.findall("td") if "none" in classes(c)]
-            assert text_of(none).startswith("signed off by reviewer: read the diff")
+        item = next(i for i in ("edge-cases", "reviewed", "gradient") if row.get("id") == row_id(i))
+        cells = row.findall("td")
+        assert len(cells) == len(environments) + 1  # and the proof column
+        for environment, cell in zip(environments, cells):
+            expected = expected_cell(item, by_label[environment])
+            if expected is None:
+                assert "verdict-none" in classes(cell) and cell.find(".//details") is None
+                continue
+            verdict, count, tests = expected
+            assert f"verdict-{verdict}" in classes(cell)
+            assert text_of(cell.find("details/summary")).endswith(f"{verdict} {count} test{'s' if count > 1 else ''}")
+            assert {code.get("title") for code in cell.iter("code")} == tests
+        assert "verdict-none" in classes(cells[-1])  # tracer prove has not run here
+
+
+def test_the_matrix_has_items_for_rows_and_environments_for_columns(project, capsys):
+    folder = built(project, capsys)
+    (table,) = [t for t in parse(folder / "matrix.html").iter("table") if "matrix" in classes(t)]
+    check_matrix(table, lambda item: f"{BUG}-{item}")
+    (bug_row,) = [r for r in table.iter("tr") if "bug-row" in classes(r)]
+    assert bug_row.find(".//a").get("href") == f"bugs/{BUG.lower()}.html"
+
+
+def test_each_bug_page_has_its_own_matrix(project, capsys):
+    page = parse(built(project, capsys) / f"bugs/{BUG.lower()}.html")
+    (table,) = [t for t in page.iter("table") if "matrix" in classes(t)]
+    check_matrix(table, lambda item: f"m-{item}")
+    assert not [r for r in table.iter("tr") if "bug-row" in classes(r)]
 
 
 def test_highlighted_lines_are_the_change_blocks(project, capsys):
@@ -238,6 +274,15 @@ def test_the_tags_page_shows_every_tag_by_file_orphans_included(project, capsys)
             cells = [text_of(c) for c in row]
             shown.setdefault(path, set()).add((cells[0], cells[1], cells[4]))
     assert shown == expected
+    bug_page = parse(project / SITE / f"bugs/{BUG.lower()}.html")
+    sections = {s.get("id"): (s.get("data-path"), s.get("data-qualname")) for s in bug_page.iter("section") if "function" in classes(s)}
+    for section in tree.iter("section"):  # each scope links to its own section of the bug page
+        path = text_of(section.find("h2"))
+        for row in section.findall(".//tbody/tr"):
+            link = row.find("td").find("a")  # the scope's cell
+            if link is not None:
+                page, _, anchor = link.get("href").partition("#")
+                assert page == f"bugs/{BUG.lower()}.html" and sections[anchor] == (path, text_of(link))
     orphan_cells = [text_of(s) for s in tree.iter("span") if "orphan" in classes(s)]
     assert orphan_cells == [f"{ORPHAN} (no report)"]
     assert ORPHAN in text_of(tree.find(".//p[@class='orphans']"))
@@ -283,9 +328,10 @@ def test_text_is_escaped_never_markup(in_tmp, capsys):
     make_files(in_tmp, {REPORT: report_text(BUG, title=title, revision=revision, items=ITEMS, body=BODY + "\n<i>raw</i>\n")})
     folder = built(in_tmp, capsys)
     for name, tree in pages(folder).items():
-        assert not list(tree.iter("script")) and not list(tree.iter("b")) and not list(tree.iter("i")), name
+        assert all(s.get("src").endswith((".js")) and not (s.text or "").strip() for s in tree.iter("script")), name
+        assert not list(tree.iter("b")) and not list(tree.iter("i")), name
     page = parse(folder / f"bugs/{BUG.lower()}.html")
-    assert text_of(page.find(".//h1")) == f"{BUG}: <script>alert(1)</script> & <b>bold</b>"
+    assert text_of(page.find(".//h1")) == f"{BUG} <script>alert(1)</script> & <b>bold</b>"
 
 
 def test_the_default_folder_is_ignored_by_git(project, capsys):
@@ -310,8 +356,9 @@ def test_a_bug_without_a_report_loses_its_page_but_the_users_own_files_stay(proj
     (project / REPORT).unlink()
     capsys.readouterr()
     assert main(["site"]) == 0
-    assert "removed 1" in capsys.readouterr().out
-    assert not (folder / f"bugs/{BUG.lower()}.html").exists() and own.exists()
+    assert "removed 2" in capsys.readouterr().out  # its page and its report's
+    assert not (folder / f"bugs/{BUG.lower()}.html").exists() and not (folder / f"reports/{BUG.lower()}.html").exists()
+    assert own.exists()
     assert BUG in text_of(parse(folder / "tags.html").find(".//p[@class='orphans']"))
 
 
@@ -342,15 +389,92 @@ def test_a_folder_with_nothing_to_publish_gets_no_site(in_tmp, capsys):
     assert not (in_tmp / ".tracer-cache").exists()
 
 
-def test_report_links_point_from_the_page_to_the_same_file(project, capsys):
+def test_a_report_is_a_page_of_the_site_and_its_links_stay_inside(project, capsys):
+    """Published alone, the site links to no file outside it: a link between reports goes to the
+    report's page, a link to another file of the repository becomes its text."""
+    other = "BUG-20250303-003"
     make_files(project, {
         "docs/design.md": "# Design\n",
+        f"docs/bug_reports/{other.lower()}-other.md": report_text(other, title="Other", items=ITEMS, body="\n## Notes\nSee [the first](" + Path(REPORT).name + "#notes).\n"),
         REPORT: (project / REPORT).read_text().replace("A stable sigmoid.", "A stable sigmoid, see [the design](../design.md)."),
     })
     folder = built(project, capsys)
-    page = folder / f"bugs/{BUG.lower()}.html"
-    (link,) = [a for a in parse(page).iter("a") if text_of(a) == "the design"]
-    assert (page.parent / link.get("href")).resolve() == (project / "docs/design.md").resolve()
+    bug = parse(folder / f"bugs/{BUG.lower()}.html")
+    (report_link,) = [a for a in bug.iter("a") if text_of(a) == "the report as written"]
+    assert report_link.get("href") == f"../reports/{BUG.lower()}.html"
+    assert not [a for a in bug.iter("a") if text_of(a) == "the design"] and "see the design" in text_of(bug.find(".//article"))
+    page = parse(folder / f"reports/{other.lower()}.html")
+    (link,) = [a for a in page.iter("a") if text_of(a) == "the first"]
+    assert link.get("href") == f"{BUG.lower()}.html#notes"
+    assert "notes" in {e.get("id") for e in parse(folder / f"reports/{BUG.lower()}.html").iter() if e.get("id")}
+
+
+def test_hostile_reports_and_configuration_give_text_and_web_links_only(in_tmp, capsys):
+    """A report and the link templates are data: raw HTML is shown as text, and only http(s)
+    links leave the site (no `javascript:`, no `data:`, no `file:`)."""
+    revision = build(in_tmp)
+    pyproject = in_tmp / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'issue_url = "javascript:alert({id})"\n')
+    body = BODY.replace("A stable sigmoid.", (
+        "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+        "[data](data:text/html,hi) [file](file:///etc/passwd) [web](https://example.org/ok) ![pic](https://example.org/p.png)"
+    ))
+    make_files(in_tmp, {REPORT: report_text(BUG, revision=revision, items=ITEMS, body=body)})
+    folder = built(in_tmp, capsys)
+    for name, tree in pages(folder).items():
+        assert [s.get("src") for s in tree.iter("script") if not s.get("src")] == [], name
+        assert not list(tree.iter("img")), name
+        for element in tree.iter():
+            assert not any(attribute.startswith("on") for attribute in element.attrib), name
+            href = element.get("href")
+            if href is not None and urlsplit(href).scheme:
+                assert urlsplit(href).scheme in ("http", "https"), (name, href)
+    report = parse(folder / f"reports/{BUG.lower()}.html")
+    assert "<script>alert(1)</script>" in text_of(report.find(".//article"))
+    assert [a.get("href") for a in report.iter("a") if text_of(a) in ("web", "click", "data", "file")] == ["https://example.org/ok"]
+
+
+def test_the_sidebar_lists_every_bug_under_its_status(project, capsys):
+    make_files(project, {
+        f"docs/bug_reports/{b.lower()}-x.md": report_text(b, title=f"Bug {b}", status=status, items=ITEMS)
+        for b, status in (("BUG-20250303-003", "open"), ("BUG-20250303-004", "closed"), ("BUG-20250303-005", "open"))
+    })
+    folder = built(project, capsys)
+    for name, tree in pages(folder).items():
+        sidebar = tree.find(".//nav[@class='sidebar']")
+        groups = [(text_of(h).split()[0], [text_of(a.find("span")) for a in ul.iter("a")])
+                  for h, ul in zip(sidebar.findall("h2"), sidebar.findall("ul[@class='bugs']"))]
+        assert groups == [("Open", ["BUG-20250303-003", "BUG-20250303-005"]), ("Fixed", [BUG]), ("Closed", ["BUG-20250303-004"])], name
+        current = [a.get("href") for a in sidebar.iter("a") if a.get("aria-current") == "page"]
+        assert len(current) == (0 if name.startswith("reports/") else 1), name
+
+
+def test_a_bug_page_has_a_table_of_contents_of_its_sections_and_scopes(project, capsys):
+    page = parse(built(project, capsys) / f"bugs/{BUG.lower()}.html")
+    toc = [a.get("href") for a in page.find(".//details[@class='toc']").iter("a")]
+    ids = {e.get("id") for e in page.iter() if e.get("id")}
+    assert all(href.startswith("#") and href[1:] in ids for href in toc)
+    scopes = [s.get("id") for s in page.iter("section") if "function" in classes(s)]
+    assert len(scopes) == len(trace(capsys, BUG)["functions"]) and set(f"#{s}" for s in scopes) <= set(toc)
+    assert {"#summary", "#functions", "#testing", "#matrix", "#next-steps", "#notes"} <= set(toc)
+
+
+def search_index(folder: Path) -> dict:
+    """The search index as the page's script reads it: one global, set to JSON."""
+    text = (folder / "search-index.js").read_text(encoding="utf-8")
+    prefix = "window.tracerSearch="
+    assert text.startswith(prefix) and text.endswith(";\n")
+    return json.loads(text[len(prefix) : -2])
+
+
+def test_the_search_index_holds_ids_titles_items_scopes_and_tag_texts(project, capsys):
+    index = search_index(built(project, capsys))
+    (bug,) = index["bugs"]
+    assert bug[:5] == [BUG, "Overflow in the step function", "fixed", BUG.lower(), "nan"]
+    assert bug[5] == [["edge-cases", "Edge cases"], ["reviewed", "Reviewed by hand"], ["gradient", "Gradient"]]
+    functions = trace(capsys, BUG)["functions"]
+    assert [(scope, index["paths"][path]) for scope, path, _ in bug[6]] == [(f["qualname"], f["path"]) for f in functions]
+    assert [texts for _, _, texts in bug[6]] == [[c["text"] for c in f["changes"] if c["text"]] for f in functions]
 
 
 def test_the_stylesheet_colours_code_in_both_schemes(project, capsys):
@@ -374,70 +498,7 @@ def test_a_warm_site_renders_nothing_in_a_new_process(project, capsys):
         return {p.name for p in (project / ".tracer-cache/render").glob("site-*")}
 
     first = run("1")
-    assert len(first) == 5  # index, matrix, tags, one bug, the stylesheet
+    assert len(first) == 7  # index, matrix, tags, one bug, its report, the stylesheet, the script
     assert run("2") == first
 
 
-# The site in a real browser: headless Chromium opens the index and a bug page from file://, with
-# no network, at desktop and phone width, and takes screenshots. Set TRACER_SITE_SCREENSHOTS to a
-# folder to keep the screenshots and look at them.
-
-CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
-
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
-
-
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    """One headless run, in a fresh profile, with every network feature off."""
-    assert CHROMIUM is not None
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", *args,
-    ]
-    return subprocess.run(command, capture_output=True, timeout=120, check=False)
-
-
-def png_facts(path: Path) -> tuple[int, int, int]:
-    """(width, height, distinct byte values in the pixel data): a blank page has very few."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    width, height = struct.unpack(">II", data[16:24])
-    chunks, position = [], 8
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        if kind == b"IDAT":
-            chunks.append(data[position + 8 : position + 8 + length])
-        position += 12 + length
-    return width, height, len(set(zlib.decompress(b"".join(chunks))))
-
-
-@needs_chromium
-@pytest.mark.parametrize("width, height", [(1280, 900), (390, 1600)], ids=["desktop", "phone"])
-def test_chromium_shows_the_index_and_a_bug_page(project, capsys, tmp_path, width, height):
-    folder = built(project, capsys)
-    keep = os.environ.get("TRACER_SITE_SCREENSHOTS")
-    for page in ("index.html", f"bugs/{BUG.lower()}.html"):
-        shot = tmp_path / f"{Path(page).stem}-{width}.png"
-        url = (folder / page).resolve().as_uri()
-        run = chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}", url)
-        assert shot.is_file(), run.stderr.decode(errors="replace")[-2000:]
-        shot_width, shot_height, values = png_facts(shot)
-        assert (shot_width, shot_height) == (width, height)
-        assert values > 64, f"{shot} looks blank"
-        if keep:
-            Path(keep).mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, Path(keep) / shot.name)
-
-
-@needs_chromium
-def test_chromium_reads_the_pages_as_written(project, capsys, tmp_path):
-    """The DOM Chromium builds holds what the page says: its title, every changed scope, the
-    checklist, and no script."""
-    folder = built(project, capsys)
-    run = chromium(tmp_path, "--dump-dom", (folder / f"bugs/{BUG.lower()}.html").resolve().as_uri())
-    dom = run.stdout.decode()
-    assert f"<title>{BUG}: Overflow in the step function</title>" in dom, run.stderr.decode(errors="replace")[-2000:]
-    assert dom.count('class="function"') == 2 and 'id="item-edge-cases"' in dom and "<script" not in dom
