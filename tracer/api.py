@@ -6,7 +6,7 @@ shell turns the answers into text and exit codes."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
     from tracer.attest import Signature
+    from tracer.junit import JunitImport
     from tracer.prove import ProveResult
     from tracer.render import Document
     from tracer.reports import BugReport, ReportSet
@@ -152,6 +153,19 @@ class Project:
 
         report = self.report(bug_id)
         return prove_bug(self.config, report, self.tagged(report.bug_id), base, repeat)
+
+    def import_junit(self, sources: Sequence[tuple[Path, str]], facts: Mapping[str, str]) -> tuple[JunitImport, tuple[Problem, ...], list[str]]:
+        """Read JUnit files (path, name to show) and, where every file is sound and every evidence
+        file they add to can be trusted, record their linked results: one bad file, nothing
+        written. Returns what was read, the findings, and the bugs written."""
+        from tracer.junit import check_evidence, read_junit, record_imported
+
+        read = read_junit(self.config, sources, self.reports.reports)
+        problems = tuple(read.problems) or tuple(check_evidence(self.config, read.results))
+        if problems or not read.results:
+            return read, problems, []
+        tagged = {bug_id: self.tagged(bug_id) for bug_id in {r.bug_id for r in read.results}}
+        return read, (), record_imported(self.config, read.results, facts, tagged)
 
     def site(self, out: Path | None) -> Site:
         """The static HTML site of every bug, written into `out` (default: the cache folder). A

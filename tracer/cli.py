@@ -397,6 +397,34 @@ def evidence_statement(file: str, predicate_only: bool) -> int:
     return ExitCode.CLEAN
 
 
+@evidence.command("import-junit", short_help="Record outcomes from JUnit XML of any test runner.",
+                  epilog=examples("tracer evidence import-junit junit.xml -e python=3.12 -e runner=bazel"))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--environment", "facts", multiple=True, required=True, metavar="KEY=VALUE",
+              help="A fact of the environment the tests ran in, such as python=3.12 or runner=bazel (repeatable).")
+def evidence_import_junit(files: tuple[str, ...], facts: tuple[str, ...]) -> int:
+    """Record the outcomes in JUnit XML FILES (pytest --junitxml, unittest-xml-reporting, Bazel)
+    of test cases that carry a `verifies` property (BUG-ID:item) or match [tool.tracer.verifies],
+    as evidence of the given environment. One bad file and nothing is written."""
+    environment: dict[str, str] = {}
+    for fact in facts:
+        key, equals, value = fact.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise click.BadParameter(f"{fact!r}: write KEY=VALUE, such as python=3.12", param_hint="--environment")
+        environment[key.strip()] = value.strip()
+    project = _project()
+    read, problems, written = project.import_junit([(Path(f), f) for f in files], environment)
+    _echo_problems(problems)
+    if problems:
+        echo(f"tracer: nothing imported: {len(problems)} finding{'s' if len(problems) != 1 else ''} in the JUnit files", err=True)
+        return ExitCode.INPUT_ERROR
+    if not read.results:
+        echo(f"tracer: none of {read.cases} test cases links to a checklist item (a verifies property, or [tool.tracer.verifies])", err=True)
+        return ExitCode.FINDINGS
+    echo(f"recorded {len(read.results)} results of {read.cases} test cases for {', '.join(written)} from JUnit")
+    return ExitCode.CLEAN
+
+
 @cli.command(short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public"))
 @click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
 def site(output: str | None) -> int:

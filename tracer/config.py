@@ -31,6 +31,9 @@ class Config:
     source_url: str = ""  # e.g. https://example.org/repo/blob/{commit}/{path}#L{start}-L{end}
     issue_url: str = ""  # e.g. https://example.org/issues/{id}
     allowed_signers: str = ""  # an ssh allowed_signers file: `tracer check` then verifies every evidence file's signature
+    # [tool.tracer.verifies]: test name or pattern -> "BUG-ID:item" links, for tests run by other
+    # runners (tracer evidence import-junit); sorted by name
+    verifies: tuple[tuple[str, tuple[str, ...]], ...] = ()
     explicit: frozenset[str] = frozenset()  # the keys the project set itself
     repo_prefix: str = ""  # the project's folder inside its git repository ("" at the top), for outputs
     anchored: bool = True  # a pyproject.toml or a git repository names the root, not just the current folder
@@ -83,6 +86,7 @@ _KEYS: dict[str, type] = {
     "source_url": str,
     "issue_url": str,
     "allowed_signers": str,
+    "verifies": dict,
 }
 _FOLDER_KEYS = ("reports_dir", "templates_dir", "evidence_dir", "cache_dir")
 
@@ -141,16 +145,25 @@ def load_config(start: Path | None = None) -> Config:
             raise TracerError(f"[tool.tracer]: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})", pyproject, line)
         if expected is list:
             valid = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        elif expected is dict:
+            valid = isinstance(value, dict) and all(
+                isinstance(links, str) or (isinstance(links, list) and all(isinstance(link, str) for link in links))
+                for links in value.values()
+            )
         else:
             valid = isinstance(value, str)
         if not valid:
-            kind = "a list of strings" if expected is list else "a string"
+            kinds: dict[type, str] = {list: "a list of strings", dict: "a table of test names to lists of BUG-ID:item", str: "a string"}
+            kind = kinds[expected]
             raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {type(value).__name__}", pyproject, line)
         for folder in value if isinstance(value, list) else [value]:
             if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
                 raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
             if key == "allowed_signers" and not (folder and _inside(root, folder)):
                 raise TracerError(f"[tool.tracer]: {key} must name a file inside the project, got {folder!r}", pyproject, line)
+        if isinstance(value, dict):
+            values[key] = tuple(sorted((name, (links,) if isinstance(links, str) else tuple(links)) for name, links in value.items()))
+            continue
         values[key] = tuple(value) if isinstance(value, list) else value
     compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)), "[tool.tracer]: id_pattern", pyproject, _line_of(text, "id_pattern"))
     for key in ("source_url", "issue_url"):
