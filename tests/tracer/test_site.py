@@ -10,6 +10,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -502,3 +503,196 @@ def test_a_warm_site_renders_nothing_in_a_new_process(project, capsys):
     assert run("2") == first
 
 
+# The site in a real browser: headless Chromium (Debian's `chromium`) opens every page from
+# file://, with no network, at desktop and phone width. A probe script, added to a copy of each
+# page, measures what overflows the screen, lists the links and ids, and types into the search;
+# each page runs in an iframe of the width under test, so one Chromium run measures them all.
+# Set TRACER_SITE_SCREENSHOTS to a folder to keep the screenshots (docs/screenshots for the README).
+
+CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
+ROOT = Path(__file__).resolve().parents[2]
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+
+PROBE = r"""
+window.addEventListener("load", function () {
+  var width = document.documentElement.clientWidth;
+  var out = {page: location.pathname, query: location.search, width: width, scrollWidth: document.documentElement.scrollWidth,
+             overflow: [], scrollers: [], links: [], ids: [], search: null};
+  function describe(el) {
+    var name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+    return typeof el.className === "string" && el.className.trim() ? name + "." + el.className.trim().split(/\s+/).join(".") : name;
+  }
+  function box(el) {  // the nearest ancestor that clips el sideways, where it fits the screen itself
+    for (var parent = el.parentElement; parent; parent = parent.parentElement) {
+      if (getComputedStyle(parent).overflowX !== "visible") {
+        var r = parent.getBoundingClientRect();
+        return r.left >= -1 && r.right <= width + 1 ? parent : null;
+      }
+    }
+    return null;
+  }
+  var query = new URLSearchParams(location.search).get("q");
+  if (query !== null) {
+    var input = document.getElementById("search");
+    input.value = query;
+    input.dispatchEvent(new Event("input"));
+    out.search = Array.prototype.map.call(document.querySelectorAll("#search-results a"), function (a) {
+      return {href: a.href, text: a.textContent};
+    });
+  }
+  document.querySelectorAll("body *").forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if ((r.width === 0 && r.height === 0) || (r.right <= width + 1 && r.left >= -1)) { return; }
+    var clip = box(el), name = describe(clip || el), list = clip ? out.scrollers : out.overflow;
+    if (list.indexOf(name) === -1) { list.push(name); }
+  });
+  document.querySelectorAll("a[href]").forEach(function (a) { out.links.push(a.href); });
+  document.querySelectorAll("[id]").forEach(function (el) { out.ids.push(el.id); });
+  window.parent.postMessage(JSON.stringify(out), "*");
+});
+"""
+
+HARNESS = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>probe</title></head><body>
+<pre id="results"></pre>
+<script>
+var got = [];
+window.addEventListener("message", function (event) { got.push(JSON.parse(event.data)); document.getElementById("results").textContent = JSON.stringify(got); });
+</script>
+{frames}
+</body></html>
+"""
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """One headless run, in a fresh profile, with every network feature off."""
+    assert CHROMIUM is not None
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={profile}", *args,
+    ]
+    return subprocess.run(command, capture_output=True, timeout=180, check=False)
+
+
+def probe(folder: Path, tmp_path: Path, searches: list[str]) -> tuple[Path, list[dict]]:
+    """Every page of the site at each width (and the index with each search typed in), as the
+    probe saw it in Chromium; and the copy of the site it ran on."""
+    copy = tmp_path / "probed"
+    shutil.copytree(folder, copy)
+    (copy / "probe.js").write_text(PROBE, encoding="utf-8")
+    names = sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*.html"))
+    for name in names:
+        page = copy / name
+        script = "../" * name.count("/") + "probe.js"
+        page.write_text(page.read_text(encoding="utf-8").replace("</body>", f'<script src="{script}"></script></body>'), encoding="utf-8")
+    frames = [(name, width, height) for name in names for width, height in WIDTHS.values()]
+    frames += [(f"index.html?q={query}", 390, 844) for query in searches]
+    (copy / "harness.html").write_text(
+        HARNESS.replace("{frames}", "\n".join(f'<iframe src="{src}" width="{w}" height="{h}"></iframe>' for src, w, h in frames)), encoding="utf-8",
+    )
+    run = chromium(tmp_path, "--virtual-time-budget=20000", "--window-size=1400,900", "--dump-dom", (copy / "harness.html").as_uri())
+    dumped = html5lib.parse(run.stdout.decode(), namespaceHTMLElements=False).find(".//pre[@id='results']")
+    results = json.loads(dumped.text or "[]") if dumped is not None else []
+    assert len(results) == len(frames), run.stderr.decode(errors="replace")[-3000:]
+    return copy, results
+
+
+def check_pages_in_chromium(folder: Path, tmp_path: Path, searches: dict[str, str]) -> dict[str, list[dict]]:
+    """No element wider than the screen but inside a box of its own that scrolls (the matrix,
+    code); every link resolves to a page of the site (and its anchor) or is an http(s) URL.
+    Returns each search's results."""
+    copy, results = probe(folder, tmp_path, list(searches))
+    ids: dict[Path, set[str]] = {}
+    for result in results:
+        ids.setdefault(Path(unquote(result["page"])).resolve(), set()).update(result["ids"])
+    found = {}
+    for result in results:
+        where = f"{result['page']}{result['query']} at {result['width']} px"
+        assert result["width"] in (w for w, _ in WIDTHS.values()), where
+        assert result["overflow"] == [] and result["scrollWidth"] <= result["width"], where
+        assert set(result["scrollers"]) <= {"div.matrix-scroll", "pre"}, where  # the matrix and code scroll in their own box
+        for link in result["links"] + [r["href"] for r in result["search"] or []]:
+            parts = urlsplit(link)
+            if parts.scheme != "file":
+                assert parts.scheme in ("http", "https"), (where, link)
+                continue
+            target = Path(unquote(parts.path)).resolve()
+            assert target.is_file() and target.is_relative_to(copy.resolve()), (where, link)
+            if parts.fragment:
+                assert unquote(parts.fragment) in ids[target], (where, link)
+        if result["search"] is not None:
+            found[unquote(result["query"]).removeprefix("?q=")] = result["search"]
+    return found
+
+
+@needs_chromium
+def test_chromium_every_page_fits_the_screen_links_resolve_and_search_finds(project, capsys, tmp_path):
+    folder = built(project, capsys)
+    searches = {"hand": "#item-reviewed", "sigmoid": "#scope-", "stable": "#scope-", BUG.lower(): ""}
+    found = check_pages_in_chromium(folder, tmp_path, searches)
+    for query, anchor in searches.items():  # an item by a word of its text, a scope, a tag's text, the ID
+        hrefs = [r["href"] for r in found[query]]
+        assert hrefs and any(f"bugs/{BUG.lower()}.html{anchor}" in href for href in hrefs), (query, hrefs)
+    assert "Reviewed by hand" in found["hand"][0]["text"]
+
+
+@pytest.fixture(scope="module")
+def repository_site(tmp_path_factory) -> Path:
+    """This repository's own site: its one real bug, with long code lines and 17 items."""
+    out = tmp_path_factory.mktemp("repository-site")
+    run = subprocess.run([sys.executable, "-m", "tracer", "site", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+@needs_chromium
+def test_chromium_this_repositorys_pages_fit_the_screen(repository_site, tmp_path):
+    found = check_pages_in_chromium(repository_site, tmp_path, {"degenerate": ""})
+    assert any("#item-dice-degenerate" in r["href"] for r in found["degenerate"])
+
+
+def png_facts(path: Path) -> tuple[int, int, int]:
+    """(width, height, distinct byte values in the pixel data): a blank page has very few."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        if data[position + 4 : position + 8] == b"IDAT":
+            chunks.append(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    return width, height, len(set(zlib.decompress(b"".join(chunks))))
+
+
+def keep_screenshot(shot: Path, folder: Path) -> None:
+    """Into the README's folder: as a 256-colour PNG where Pillow is installed (a third of the
+    bytes, the same to the eye), else as Chromium wrote it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        from PIL import Image
+    except ImportError:
+        shutil.copy(shot, folder / shot.name)
+        return
+    with Image.open(shot) as image:
+        image.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(folder / shot.name, optimize=True)
+
+
+@needs_chromium
+@pytest.mark.parametrize("size", list(WIDTHS), ids=list(WIDTHS))
+def test_chromium_screenshots_of_the_index_a_bug_the_matrix_and_the_tags(repository_site, tmp_path, size):
+    width, height = WIDTHS[size]
+    keep = os.environ.get("TRACER_SITE_SCREENSHOTS")
+    bug = next((repository_site / "bugs").glob("*.html")).relative_to(repository_site).as_posix()
+    for name, page in (("index", "index.html"), ("bug", bug), ("matrix", "matrix.html"), ("tags", "tags.html")):
+        shot = tmp_path / f"{name}-{width}.png"
+        run = chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}", (repository_site / page).as_uri())
+        assert shot.is_file(), run.stderr.decode(errors="replace")[-2000:]
+        shot_width, shot_height, values = png_facts(shot)
+        assert (shot_width, shot_height) == (width, height)
+        assert values > 64, f"{shot} looks blank"
+        if keep:
+            keep_screenshot(shot, Path(keep))
