@@ -117,7 +117,7 @@ def mkdocs_pages(project: Project, folder: str) -> tuple[dict[str, str], list[tu
     for bug in bugs:
         stem = stems[bug.report.bug_id]
         pages[f"{folder}/{stem}.md"] = render("bug", bug_context(config, bug, {}, "HEAD"))
-        pages[f"{folder}/{stem}-report.md"] = render("report", report_context(config, bug.report, {}))
+        pages[f"{folder}/reports/{stem}.md"] = render("report", report_context(config, bug.report, {}))
         titles.append((bug.report.bug_id, f"{folder}/{stem}.md"))
     return pages, titles
 

@@ -49,7 +49,7 @@ def test_mkdocs_build_strict_adds_the_bugs_matrix_and_tags_with_links_that_resol
     assert run.returncode == 0, run.stderr
     site = team_site / "site"
     stem = BUG.lower()
-    for page in ("bugs/index.html", "bugs/matrix/index.html", "bugs/tags/index.html", f"bugs/{stem}/index.html", f"bugs/{stem}-report/index.html"):
+    for page in ("bugs/index.html", "bugs/matrix/index.html", "bugs/tags/index.html", f"bugs/{stem}/index.html", f"bugs/reports/{stem}/index.html"):
         assert (site / page).is_file(), page
     pages = html_pages(site)
     for name, tree in pages.items():
