@@ -428,8 +428,8 @@ def evidence_import_junit(files: tuple[str, ...], facts: tuple[str, ...]) -> int
 @cli.command(short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public"))
 @click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
 def site(output: str | None) -> int:
-    """Write a static HTML site: every bug, its changed code and checklist, the traceability
-    matrix and every tag by file. Opens from file:// with no network and no JavaScript."""
+    """Write a static HTML site: every bug and its report, their changed code and checklists, the
+    traceability matrix and every tag by file, with a search. Opens from file:// with no server."""
     project = _project()
     if project.is_empty:
         echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
