@@ -409,6 +409,8 @@ def bug_context(config: Config, bug: BugStatus, links: Mapping[str, str], commit
         context[name + "_html"] = html
         if anchor and html:
             context["extra_sections"].append({"anchor": anchor, "heading": heading, "html": html})
+    for name in ("overview_sections", "other_sections"):  # the report's other sections, as the document places them
+        context[name + "_html"] = [(heading, _shifted(markdown_to_html(text, resolve, "r-", taken))) for heading, text in context[name]]
     context["issue_link"] = safe_url(context["issue_link"])
     context["report_page"] = posixpath.relpath(report_page(bug.report.bug_id), "bugs")
     context["matrix"] = matrix_view(bug_matrix([bug]), [bug])

@@ -460,6 +460,19 @@ def test_a_bug_page_has_a_table_of_contents_of_its_sections_and_scopes(project, 
     assert {"#summary", "#functions", "#testing", "#matrix", "#next-steps", "#notes"} <= set(toc)
 
 
+def test_a_bug_page_shows_every_section_of_the_report_where_the_document_does(project, capsys):
+    """Summary and Symptoms under the overview, any other section after the Solution, as in the
+    Markdown document."""
+    body = BODY + "\n## Summary\nTraining stops.\n\n## Impact\nEvery *float16* run.\n"
+    make_files(project, {REPORT: (project / REPORT).read_text().replace(BODY, body)})
+    page = parse(built(project, capsys) / f"bugs/{BUG.lower()}.html")
+    overview = page.find(".//section[@id='overview']")
+    assert [text_of(h) for h in overview.iter("h3")] == ["Summary"] and "Training stops." in text_of(overview)
+    summary = next(s for s in page.iter("section") if s.get("aria-labelledby") == "summary")
+    assert [text_of(h) for h in summary.findall("h3")] == ["Root cause", "Solution", "Impact"]
+    assert text_of(summary.find(".//em")) == "float16"
+
+
 def search_index(folder: Path) -> dict:
     """The search index as the page's script reads it: one global, set to JSON."""
     text = (folder / "search-index.js").read_text(encoding="utf-8")
