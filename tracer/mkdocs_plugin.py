@@ -1,7 +1,7 @@
 """tracer inside MkDocs: with `plugins: [tracer]` in `mkdocs.yml`, every build adds a page per
 bug, the traceability matrix and the tags by file to the team's own site, in its theme, under a
 "Bugs" section of its navigation. Registered through the `mkdocs.plugins` entry point; mkdocs
-itself is an optional dependency (`pip install tracer[mkdocs]`).
+itself is an optional dependency (`pip install 'bugfix-tracer[mkdocs]'`).
 
 The pages are Markdown made from `tracer/templates/mkdocs-*.md.j2` (a project overrides them as
 it does the others): headings, lists and links in Markdown, so the theme's table of contents

@@ -16,7 +16,7 @@ from tests.conftest import commit_all, make_files
 from tests.tracer.conftest import BUG, report_text
 from tests.tracer.project import BODY, ITEMS, build
 
-pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install tracer[mkdocs])")
+pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install bugfix-tracer[mkdocs])")
 
 REPORT = f"docs/bug_reports/{BUG.lower()}-overflow.md"
 
