@@ -90,7 +90,15 @@ def mkdocs_pages(project: Project, folder: str) -> tuple[dict[str, str], list[tu
     overview, the matrix, the tags, then each bug."""
     from tracer.matrix import bug_matrix
     from tracer.render import render_with
-    from tracer.site import bug_context, matrix_view, nav_context, page_stem, pygments_css, report_context, tags_context
+    from tracer.site import (
+        bug_context,
+        index_context,
+        matrix_view,
+        nav_context,
+        page_stem,
+        report_context,
+        tags_context,
+    )
 
     config = project.config
     bugs = []
@@ -105,13 +113,11 @@ def mkdocs_pages(project: Project, folder: str) -> tuple[dict[str, str], list[tu
         return render_with(environment, config, f"mkdocs-{name}.md.j2", {**context, "stems": stems, "nav": nav_context(bugs)})
 
     newest = sorted(bugs, key=lambda b: (b.report.created, b.report.bug_id), reverse=True)
-    from tracer.site import index_context
-
     pages = {
         f"{folder}/index.md": render("index", index_context(config, newest)),
         f"{folder}/matrix.md": render("matrix", {"matrices": [matrix_view(bug_matrix([bug]), [bug]) for bug in bugs]}),
         f"{folder}/tags.md": render("tags", tags_context(config, bugs, project.scans, "HEAD")),
-        f"{folder}/{STYLESHEET}": render_with(environment, config, "mkdocs-style.css.j2", {"pygments": pygments_css()}),
+        f"{folder}/{STYLESHEET}": render_with(environment, config, "mkdocs-style.css.j2", {}),
     }
     titles = [("Overview", f"{folder}/index.md"), ("Traceability matrix", f"{folder}/matrix.md"), ("Tags by file", f"{folder}/tags.md")]
     for bug in bugs:

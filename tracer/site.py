@@ -209,10 +209,9 @@ class _Renderer:
         self.commit = (head_commit(config.root) or "HEAD") if "{commit}" in config.source_url else "HEAD"
         import pygments
 
-        self._common: list[bytes | str] = [
-            config.cache_key, self.commit, f"pygments {pygments.__version__}", repr(nav), repr(sorted(links.items())),
-            *project_templates(config),
-        ]
+        # what every static file's key holds, and what every page's key holds besides
+        self._static: list[bytes | str] = [config.cache_key, f"pygments {pygments.__version__}", *project_templates(config)]
+        self._common: list[bytes | str] = [*self._static, self.commit, repr(nav), repr(sorted(links.items()))]
 
     def _values(self, path: str, values: dict[str, Any]) -> dict[str, Any]:
         return {**values, "root": "../" * path.count("/"), "current": path, "nav": self.nav}
@@ -237,7 +236,7 @@ class _Renderer:
 
     def static(self, path: str, template: str, context: Callable[[], dict[str, Any]]) -> Page:
         """The stylesheet and the script: the same for every project but its own templates."""
-        key = "site-" + digest_of(self._common[0], self._common[2], *project_templates(self.config), path) + Path(path).suffix
+        key = "site-" + digest_of(*self._static, path) + Path(path).suffix
         return Page(path, self._cached(key, lambda: self._render(template, context())))
 
     def _cached(self, key: str, make: Callable[[], str]) -> str:
