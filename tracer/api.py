@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does witho
     from tracer.site import Site
     from tracer.sshsig import AllowedSigners
     from tracer.status import BugStatus
+    from tracer.testids import ProjectTests
 
 
 class Project:
@@ -94,8 +95,16 @@ class Project:
         report = self.report(bug_id)
         if report.bug_id not in self._bugs:
             evidence = load_evidence(self.config, report.bug_id)
-            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root, self.unparsed)
+            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root, self.unparsed,
+                                               self.tests)
         return self._bugs[report.bug_id]
+
+    @cached_property
+    def tests(self) -> ProjectTests:
+        """The project's tests, as evidence may name them (each test file parsed once a command)."""
+        from tracer.evidence import project_tests
+
+        return project_tests(self.config)
 
     def sign_off(self, bug_id: str, item_id: str, by: str, reason: str) -> BugReport:
         """Record a manual sign-off of one item, pinned to the bug's code as it is now."""
@@ -167,7 +176,7 @@ class Project:
         tagged = {bug_id: self.tagged(bug_id) for bug_id in {r.bug_id for r in read.results}}
         return read, (), record_imported(self.config, read.results, facts, tagged)
 
-    def site(self, out: Path | None) -> Site:
+    def site(self, out: Path | None, force: bool = False) -> Site:
         """The static HTML site of every bug, written into `out` (default: the cache folder). A
         bug whose evidence cannot be trusted stops it, naming the file, as `render --all` does."""
         from tracer.site import build_site
@@ -177,4 +186,4 @@ class Project:
             if isinstance(outcome, TracerError):
                 raise outcome
             bugs.append(outcome)
-        return build_site(self.config, bugs, self.scans, out, self.cache)
+        return build_site(self.config, bugs, self.scans, out, self.cache, force)

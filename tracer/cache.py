@@ -29,7 +29,8 @@ def digest_of(*parts: bytes | str) -> str:
 
 
 class ContentCache:
-    """Text values under content digests, in `folder` (None: a cache that keeps nothing)."""
+    """Text values under content digests, in `folder` (None: a cache that keeps nothing; see
+    `Config.cache`, which gives None where the cache cannot be trusted)."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
@@ -48,5 +49,5 @@ class ContentCache:
         try:
             ignore_folder(self.folder.parent)  # like .pytest_cache: the cache ignores itself
             atomic_write(self.folder / key, text)
-        except OSError:
-            pass  # a read-only checkout still works, only slower
+        except (OSError, UnicodeError):
+            pass  # a read-only checkout still works, only slower; text no file can hold is not kept

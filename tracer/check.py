@@ -15,8 +15,9 @@ from tracer.api import Project
 from tracer.attest import Signature, SignatureState
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
-from tracer.evidence import legacy_evidence_path
+from tracer.evidence import evidence_folder, legacy_evidence_path
 from tracer.gitio import is_shallow
+from tracer.guard import UnsafePath, is_inside, read_bytes
 from tracer.problems import Problem, Severity, TracerError
 from tracer.render import Document, diff_base_missing, index_path, stale_document
 from tracer.reports import BugReport, ReportSet, Status, prose_lines
@@ -44,6 +45,7 @@ CODES: dict[str, str] = {
     "C306": "an evidence file signed by a key the allowed signers do not trust for its environment",
     "C307": "a signed statement that does not match its evidence file: changed after signing, another file's, other code",
     "C308": "a line of the allowed signers file that ssh-keygen would skip",
+    "C309": "evidence of a test the project does not have (outside the test roots, or not defined in its file): it counts for nothing",
     "C401": "template placeholders left in a report (a warning while the bug is open or investigating)",
     "C402": "a relative link in a report or document that points nowhere",
     "W501": "a checklist item that no test verifies and no sign-off covers (an error with --strict)",
@@ -213,6 +215,10 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
                 report.path, line, "W501", f"item {item.id!r} is verified by no test and has no manual sign-off ({item.detail})",
                 Severity.ERROR if strict else Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
             ))
+    folder = evidence_folder(config, report.bug_id).relative_to(config.root).as_posix()
+    for ghost in bug.ghosts:
+        problems.append(Problem(f"{folder}/{ghost.file}.json", 1, "C309",
+                                f"item {ghost.item!r}: test {_shorter(ghost.test_id)!r} {ghost.reason}: its result counts for nothing"))
     unfinished = [i.id for i in bug.items if not i.state.done]
     if report.status in (Status.VERIFIED, Status.CLOSED) and unfinished:
         problems.append(Problem(
@@ -226,7 +232,7 @@ def document_problems(config: Config, document: Document, hint: str) -> list[Pro
     """C201 where the file on disk is not what would be written now (or cannot be read)."""
     shown = document.path.relative_to(config.root).as_posix()
     try:
-        drift = stale_document(document, shown)
+        drift = stale_document(document, shown, config.root)
     except TracerError as error:
         return [Problem(shown, 1, "C201", f"{error.message}; {hint}")]
     if drift is None:
@@ -241,7 +247,7 @@ def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
     severity = Severity.ERROR if report.status.done else Severity.WARNING
     placeholders, _ = _text_facts(config, config.root / report.path)
     return [
-        Problem(report.path, number, "C401", f"template placeholder left in the report: {placeholder}", severity)
+        Problem(report.path, number, "C401", f"template placeholder left in the report: {_shorter(placeholder)}", severity)
         for number, placeholder in placeholders
     ]
 
@@ -249,10 +255,10 @@ def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
 def _text_facts(config: Config, path: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The placeholders and the relative link targets in a Markdown file's prose, by line: read
     once per command, and cached by the file's content."""
-    try:
-        data = path.read_bytes()
+    try:  # a report, a document or the index: no larger than any of them may be
+        data = read_bytes(config.root, path, max(config.max_report_bytes, 4 * config.max_output_chars), "max_report_bytes")
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    except (UnsafePath, UnicodeDecodeError):
         return [], []  # the report's own reading says why
     cache = ContentCache(config.cache("text"))
     key = "text-" + digest_of(data)
@@ -282,6 +288,24 @@ def link_problems(config: Config) -> list[Problem]:
     for path in paths:
         relative = path.relative_to(config.root).as_posix()
         for number, target in _text_facts(config, path)[1]:
-            if not (path.parent / target.split("#", 1)[0]).exists():
-                problems.append(Problem(relative, number, "C402", f"link points nowhere: {target}"))
+            why = _broken_link(config, path.parent / target.split("#", 1)[0])
+            if why:
+                problems.append(Problem(relative, number, "C402", f"link {why}: {_shorter(target)}"))
     return problems
+
+
+def _broken_link(config: Config, target: Path) -> str | None:
+    """Why a relative link's target is no file of the project, or None."""
+    try:
+        if not target.exists():
+            return "points nowhere"
+    except (OSError, ValueError) as error:  # a name too long, a NUL
+        return f"points nowhere ({getattr(error, 'strerror', None) or error})"
+    if not is_inside(config.root, target):
+        return "points out of the project"
+    return None
+
+
+def _shorter(text: str, limit: int = 200) -> str:
+    """A value as a message quotes it: never more than `limit` characters of it."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"

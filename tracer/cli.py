@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,15 +45,26 @@ def cli() -> None:
     Run `tracer COMMAND --help` for a command's options and an example."""
 
 
-def echo(text: str = "", **options: Any) -> None:
-    """click.echo for text that may hold file names that are not UTF-8 (as surrogates): their
-    bytes are shown escaped, never a UnicodeEncodeError."""
-    click.echo(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), **options)
+def echo(text: str = "", annotations: bool = False, **options: Any) -> None:
+    """click.echo for text that holds data from the repository: control characters shown
+    escaped (no escape sequence reaches the terminal), no line that starts a CI workflow command
+    (unless `annotations`: the GitHub format's own, whose data is escaped), and the bytes of file
+    names that are not UTF-8 shown as `\\xe9`, never a UnicodeEncodeError."""
+    from tracer.escape import terminal
+
+    click.echo(terminal(text, annotations).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), **options)
+
+
+def echo_line(text: str, **options: Any) -> None:
+    """One record, one line: a newline inside the data it shows is shown escaped, never a new line."""
+    from tracer.escape import one_line
+
+    echo(one_line(text), **options)
 
 
 def _echo_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
-        echo(str(problem), err=True)
+        echo_line(str(problem), err=True)
 
 
 @cli.command(short_help="Write a bug's code-changes document and the index.",
@@ -67,6 +77,7 @@ def _echo_problems(problems: Sequence[Problem]) -> None:
 def render(bug_id: str | None, output: str | None, base: str | None, check: bool, render_all: bool) -> int:
     """Render the code-changes document of BUG_ID (and keep the index current)."""
     from tracer.fileio import atomic_write, writable_target
+    from tracer.guard import output_target, write_target
     from tracer.render import Document, stale_document
 
     project = _project()
@@ -83,22 +94,24 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
     if output == "-":
         echo(documents[0].text, nl=False)
         return ExitCode.CLEAN
+    root = project.config.root
     if output is not None:
-        documents = [Document(writable_target(Path(output)), documents[0].text)]
+        documents = [Document(writable_target(output_target(root, Path(output))), documents[0].text)]
     stale = False
     for document in documents:
         shown = shown_path(document.path)
+        inside = output is None  # the project's own documents: read and written inside it only
         if check:
-            drift = stale_document(document, shown)
+            drift = stale_document(document, shown, root if inside else None)
             if drift is not None:
                 stale = True
-                echo(f"{shown}: out of date; run tracer render", err=True)
+                echo_line(f"{shown}: out of date; run tracer render", err=True)
                 echo(drift.diff, nl=False)
-        elif stale_document(document, shown) is not None:
-            atomic_write(document.path, document.text)
-            echo(f"wrote {shown}")
+        elif stale_document(document, shown, root if inside else None) is not None:
+            atomic_write(write_target(root, document.path) if inside else document.path, document.text)
+            echo_line(f"wrote {shown}")
         else:
-            echo(f"{shown} is up to date")
+            echo_line(f"{shown} is up to date")
     return ExitCode.FINDINGS if stale else ExitCode.CLEAN
 
 
@@ -109,6 +122,7 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     """Print where BUG_ID lives in the code, with or without a report for it."""
+    from tracer.escape import json_text
     from tracer.formats import trace_as_dict
 
     if bool(bug_id) == every:
@@ -120,16 +134,16 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     else:
         traces = [trace_as_dict(bug_id or "", project.tagged(bug_id or ""))]
     if fmt == "json":
-        echo(json.dumps(traces if every else traces[0], indent=2))
+        echo(json_text(traces if every else traces[0], indent=2))
     else:
         for data in traces:
             if every:
-                echo(f"{data['bug_id']}:")
+                echo_line(f"{data['bug_id']}:")
             for function in data["functions"]:
                 indent = "  " if every else ""
-                echo(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
+                echo_line(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
                 for change in function["changes"]:
-                    echo(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
+                    echo_line(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
     found = any(data["functions"] for data in traces)
     if not found:
         echo("no code is tagged" + (f" with {bug_id}{_nearest_ids(project, bug_id)}" if bug_id else ""), err=True)
@@ -155,6 +169,7 @@ def _nearest_ids(project: Project, bug_id: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     """List the bug reports."""
+    from tracer.escape import json_text
     from tracer.formats import report_as_dict
 
     project = _project()
@@ -165,10 +180,10 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     if not reports.reports and not reports.problems:
         echo(f"tracer: no bug reports in {project.config.reports_dir}/; `tracer new \"title\"` writes one", err=True)
     if fmt == "json":
-        echo(json.dumps([report_as_dict(r) for r in rows], indent=2, ensure_ascii=False))
+        echo(json_text([report_as_dict(r) for r in rows], indent=2))
     else:
         for r in rows:
-            echo(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
+            echo_line(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
     return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 
@@ -195,7 +210,7 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
     for item_id, tests in result.proof.items.items():
         for test_id, verdict in tests.items():
             failing_after |= verdict is Verdict.FAILS_AFTER
-            echo(f"  {item_id:<28} {verdict:<18} {test_id}")
+            echo_line(f"  {item_id:<28} {verdict:<18} {test_id}")
     echo(f"the proof is kept with the evidence; `tracer render {bug_id}` shows it in the document")
     return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
 
@@ -210,13 +225,15 @@ def prove(bug_id: str, base: str | None, repeat: int) -> int:
 @click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
               help="Every evidence file must be signed by a key this ssh allowed_signers file trusts for its environment "
                    "(default: [tool.tracer] allowed_signers).")
-def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allowed_signers: str | None) -> int:
+@click.option("--force", is_flag=True, help="Replace an --output-file that is not an output of tracer check.")
+def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allowed_signers: str | None, force: bool) -> int:
     """Check that reports, tags, generated documents and evidence agree. Writes nothing but --output-file."""
     from tracer import formats
     from tracer.check import check_project
-    from tracer.fileio import atomic_write, writable_target
+    from tracer.fileio import atomic_write
 
     project = _project()
+    target = _output_file(project.config.root, output_file, force) if output_file and output_file != "-" else None
     result = check_project(project, strict=strict, allowed_signers=Path(allowed_signers) if allowed_signers else None)
     config = project.config
     problems = result.problems
@@ -228,10 +245,10 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allo
         text = formats.as_sarif(config, problems, tracer.__version__)
     else:
         text = formats.as_text(problems, show_diff)
-    if output_file and output_file != "-":
-        atomic_write(writable_target(Path(output_file)), text)
+    if target is not None:
+        atomic_write(target, text)
     else:
-        echo(text, nl=False)
+        echo(text, annotations=fmt == "github", nl=False)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if fmt == "text" or (output_file and output_file != "-"):
         warnings = len(problems) - len(errors)
@@ -263,17 +280,18 @@ def new(title: str, severity: str, author: str | None, day: dt.datetime | None) 
         except GitError:
             author = "unknown"
     bug_id, path = new_report(config, title, severity, author, day.date() if day else dt.date.today())
-    echo(f"wrote {shown_path(path)}")
+    echo_line(f"wrote {shown_path(path)}")
     from tracer.api import Project
     from tracer.fileio import atomic_write
+    from tracer.guard import write_target
     from tracer.render import stale_document
 
     for document in Project(config).rendered(bug_id):
-        if stale_document(document, shown_path(document.path)) is not None:
-            atomic_write(document.path, document.text)
-            echo(f"wrote {shown_path(document.path)}")
-    echo(f"next: fill in the report, tag the changed code with `# {bug_id}: what and why`, link tests with "
-         f"@pytest.mark.verifies(\"{bug_id}\", \"reproduce\"), then run tracer render {bug_id}")
+        if stale_document(document, shown_path(document.path), config.root) is not None:
+            atomic_write(write_target(config.root, document.path), document.text)
+            echo_line(f"wrote {shown_path(document.path)}")
+    echo_line(f"next: fill in the report, tag the changed code with `# {bug_id}: what and why`, link tests with "
+              f"@pytest.mark.verifies(\"{bug_id}\", \"reproduce\"), then run tracer render {bug_id}")
     return ExitCode.CLEAN
 
 
@@ -289,7 +307,7 @@ def signoff(bug_id: str, item_id: str, by: str, reason: str) -> int:
     if not by.strip() or not reason.strip():
         raise click.UsageError("--by and --reason must say something")
     report = _project().sign_off(bug_id, item_id, by.strip(), reason.strip())
-    echo(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
+    echo_line(f"{report.bug_id} {item_id}: signed off by {by.strip()} on the code as it is now")
     return ExitCode.CLEAN
 
 
@@ -364,6 +382,7 @@ def evidence_attest(files: tuple[str, ...], key: str | None) -> int:
 def evidence_verify(allowed_signers: str | None, fmt: str) -> int:
     """Who signed each evidence file, and whether the signature holds (exit 1 where one does not)."""
     from tracer.attest import SignatureState
+    from tracer.escape import json_text
 
     project = _project()
     signers, signatures = project.signatures(Path(allowed_signers) if allowed_signers else None)
@@ -373,7 +392,7 @@ def evidence_verify(allowed_signers: str | None, fmt: str) -> int:
     for error in unread:
         echo(f"tracer: {error}", err=True)
     if fmt == "json":
-        echo(json.dumps([s.as_dict for s in signatures], indent=2, ensure_ascii=False))
+        echo(json_text([s.as_dict for s in signatures], indent=2))
     else:
         for line, why in signers.problems:
             echo(f"{signers.path}:{line}: allowed signers line skipped: {why}", err=True)
@@ -427,7 +446,8 @@ def evidence_import_junit(files: tuple[str, ...], facts: tuple[str, ...]) -> int
 
 @cli.command(short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public"))
 @click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
-def site(output: str | None) -> int:
+@click.option("--force", is_flag=True, help="Replace files in the folder that tracer did not write.")
+def site(output: str | None, force: bool) -> int:
     """Write a static HTML site: every bug and its report, their changed code and checklists, the
     traceability matrix and every tag by file, with a search. Opens from file:// with no server."""
     project = _project()
@@ -435,10 +455,28 @@ def site(output: str | None) -> int:
         echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
         return ExitCode.CLEAN
     _echo_problems(project.scan_problems)
-    result = project.site(Path(output) if output is not None else None)
+    result = project.site(Path(output) if output is not None else None, force)
     changed = f"wrote {len(result.written)} of {len(result.pages)} files" + (f", removed {len(result.removed)}" if result.removed else "")
-    echo(f"{changed}; open {shown_path(result.index)}")
+    echo_line(f"{changed}; open {shown_path(result.index)}")
     return ExitCode.CLEAN
+
+
+def _output_file(root: Path, output_file: str, force: bool) -> Path:
+    """Where `--output-file` writes: where the user points, never through a symlink inside the
+    project, and never over a file that is not an output of tracer check unless `--force`."""
+    from tracer.fileio import writable_target
+    from tracer.formats import is_check_output
+    from tracer.guard import UnsafePath, output_target, read_named
+
+    target = writable_target(output_target(root, Path(output_file)))
+    if target.exists() and not force:
+        try:
+            ours = is_check_output(read_named(root, target, 64_000_000, "a limit", "file"))
+        except UnsafePath:
+            ours = False
+        if not ours:
+            raise TracerError("exists and is not an output of tracer check: not replaced (give --force to replace it)", output_file)
+    return target
 
 
 def _resolvable(root: Path, revision: str) -> None:
@@ -452,12 +490,18 @@ def _resolvable(root: Path, revision: str) -> None:
 
 def _os_error(error: OSError) -> str:
     where = f"{error.filename}: " if error.filename else ""
-    return f"tracer: {where}{error.strerror or error}"
+    return _one_line(f"tracer: {where}{error.strerror or error}")
+
+
+def _one_line(text: str) -> str:
+    from tracer.escape import one_line
+
+    return one_line(text)
 
 
 # Each error class and its exit code, in one place (cog's Cog.main): the first match wins.
 ERRORS: list[tuple[type[BaseException], int, Callable[[Any], str | None]]] = [
-    (TracerError, ExitCode.INPUT_ERROR, lambda e: f"tracer: {e}"),
+    (TracerError, ExitCode.INPUT_ERROR, lambda e: _one_line(f"tracer: {e}")),
     (click.ClickException, ExitCode.INPUT_ERROR, lambda e: (e.show(), None)[1]),
     (click.exceptions.Abort, ExitCode.INPUT_ERROR, lambda e: "Aborted."),
     (KeyboardInterrupt, 130, lambda e: "Interrupted."),

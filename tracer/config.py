@@ -15,6 +15,16 @@ from tracer.tags import compile_id_pattern
 
 DEFAULT_ID_PATTERN = r"BUG-\d{8}-\d{3}"
 
+# Limits on what a repository can make tracer read or compute: each a finding naming the file,
+# never minutes of work or gigabytes. Each can be raised in [tool.tracer].
+LIMITS: dict[str, tuple[int, str]] = {
+    "max_report_bytes": (1_000_000, "the size of a bug report (and of a template)"),
+    "max_evidence_bytes": (16_000_000, "the size of an evidence file"),
+    "max_output_chars": (10_000_000, "what one template may produce, and any one value it makes"),
+    "max_template_steps": (5_000_000, "calls, attribute lookups and loop turns of one template run"),
+    "max_template_seconds": (60, "the time one template run may take (a safety net behind the steps)"),
+}
+
 
 @dataclass(frozen=True)
 class Config:
@@ -34,6 +44,11 @@ class Config:
     # [tool.tracer.verifies]: test name or pattern -> "BUG-ID:item" links, for tests run by other
     # runners (tracer evidence import-junit); sorted by name
     verifies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    max_report_bytes: int = LIMITS["max_report_bytes"][0]
+    max_evidence_bytes: int = LIMITS["max_evidence_bytes"][0]
+    max_output_chars: int = LIMITS["max_output_chars"][0]
+    max_template_steps: int = LIMITS["max_template_steps"][0]
+    max_template_seconds: int = LIMITS["max_template_seconds"][0]
     explicit: frozenset[str] = frozenset()  # the keys the project set itself
     repo_prefix: str = ""  # the project's folder inside its git repository ("" at the top), for outputs
     anchored: bool = True  # a pyproject.toml or a git repository names the root, not just the current folder
@@ -87,6 +102,7 @@ _KEYS: dict[str, type] = {
     "issue_url": str,
     "allowed_signers": str,
     "verifies": dict,
+    **{key: int for key in LIMITS},
 }
 _FOLDER_KEYS = ("reports_dir", "templates_dir", "evidence_dir", "cache_dir")
 
@@ -150,12 +166,19 @@ def load_config(start: Path | None = None) -> Config:
                 isinstance(links, str) or (isinstance(links, list) and all(isinstance(link, str) for link in links))
                 for links in value.values()
             )
+        elif expected is int:
+            valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
         else:
             valid = isinstance(value, str)
         if not valid:
-            kinds: dict[type, str] = {list: "a list of strings", dict: "a table of test names to lists of BUG-ID:item", str: "a string"}
+            kinds: dict[type, str] = {list: "a list of strings", dict: "a table of test names to lists of BUG-ID:item", str: "a string",
+                                      int: "a whole number above 0"}
             kind = kinds[expected]
-            raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {type(value).__name__}", pyproject, line)
+            got = repr(value)[:100] if expected is int else type(value).__name__
+            raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {got}", pyproject, line)
+        if expected is int:
+            values[key] = value
+            continue
         for folder in value if isinstance(value, list) else [value]:
             if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
                 raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
@@ -168,6 +191,8 @@ def load_config(start: Path | None = None) -> Config:
     compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)), "[tool.tracer]: id_pattern", pyproject, _line_of(text, "id_pattern"))
     for key in ("source_url", "issue_url"):
         _check_url_template(values.get(key, ""), key, pyproject, _line_of(text, key))
+    if "output_suffix" in values:
+        _check_output_suffix(values["output_suffix"], pyproject, _line_of(text, "output_suffix"))
     for key in ("source_roots", "reports_dir"):
         named = values.get(key, ())
         for folder in [named] if isinstance(named, str) else named:
@@ -187,10 +212,24 @@ def _check_url_template(template: str, key: str, pyproject: Path, line: int) -> 
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as error:
         raise TracerError(f"[tool.tracer]: {key} is not a valid template: {error}", pyproject, line) from None
+    if template and not re.match(r"https?://[^{}]", template, re.IGNORECASE):
+        raise TracerError(f"[tool.tracer]: {key} must be an http:// or https:// address, got {template!r}"[:300], pyproject, line)
     unknown = names - _URL_FIELDS[key]
     if unknown:
         raise TracerError(
             f"[tool.tracer]: {key} names {{{sorted(unknown)[0]}}}; it may use {', '.join('{' + n + '}' for n in sorted(_URL_FIELDS[key]))}",
+            pyproject, line,
+        )
+
+
+def _check_output_suffix(suffix: str, pyproject: Path, line: int) -> None:
+    """A document's name is its report's name with this suffix: one file name's end, with
+    something before its extension, so that no report is taken for a document (".md" would hide
+    every report) and no document lands in another folder ("/x.md")."""
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+", suffix):
+        raise TracerError(
+            f"[tool.tracer]: output_suffix must be the end of a file name with an extension, such as "
+            f"'-code-changes.md' (letters, digits, '.', '_', '-', not starting with '.'), got {suffix!r}"[:300],
             pyproject, line,
         )
 

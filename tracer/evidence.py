@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,14 @@ from typing import Any
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.environment import ATTESTATION_SUFFIX, SIGNOFFS, Environment
+from tracer.escape import json_text
 from tracer.fileio import atomic_write, project_lock, safe_name
 from tracer.fingerprint import FINGERPRINT_SCHEME, code_id, fingerprints
+from tracer.guard import UnsafePath, inside, read_bytes, read_named, write_target
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.tags import TaggedScope
+from tracer.testids import ProjectTests
 
 SCHEMA_VERSION = 1  # of the evidence file (tracer/schemas/evidence-1.schema.json)
 SCHEMA_FILE = Path(__file__).parent / "schemas" / f"evidence-{SCHEMA_VERSION}.schema.json"
@@ -123,7 +127,7 @@ class EvidenceFile:
                 "code": self.proof.code,
                 "items": {i: {t: v.value for t, v in sorted(tests.items())} for i, tests in sorted(self.proof.items.items())},
             }
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return json_text(data, indent=2, sort_keys=True) + "\n"  # lone surrogates as \\udcxx: valid UTF-8
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> EvidenceFile:
@@ -197,10 +201,22 @@ def evidence_folder(config: Config, bug_id: str) -> Path:
     return config.path(config.evidence_dir) / safe_name(bug_id.lower())
 
 
+def checked_folder(config: Config, bug_id: str) -> Path:
+    """The bug's evidence folder, where it lies inside the project; EvidenceError where the
+    evidence folder (or the bug's) is a symlink out of it: never read, never written."""
+    folder = evidence_folder(config, bug_id)
+    try:
+        inside(config.root, folder)
+    except UnsafePath:
+        raise EvidenceError("the evidence folder leads out of the project (through a symlink): "
+                            "evidence there is neither read nor written", folder.relative_to(config.root).as_posix()) from None
+    return folder
+
+
 def evidence_files(config: Config, bug_id: str) -> list[Path]:
     """The bug's evidence files: regular files inside the project only. A FIFO, a folder or a
     link out of the project named `*.json` is never opened (it would hang or leak a read)."""
-    folder = evidence_folder(config, bug_id)
+    folder = checked_folder(config, bug_id)
     if not folder.is_dir():
         return []
     root = config.root.resolve()
@@ -232,15 +248,43 @@ def _schema() -> dict[str, Any]:
     return loaded
 
 
+MESSAGE_VALUE_CHARS = 200  # of a value quoted in a message: a schema error never repeats a huge value
+
+
+def _shorter(text: str) -> str:
+    return text if len(text) <= MESSAGE_VALUE_CHARS else text[:MESSAGE_VALUE_CHARS] + f"... ({len(text):,} characters)"
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unencodable(data: Any, where: str = "") -> str | None:
+    """Where the data holds a lone surrogate that no file name can hold (JSON allows "\\ud800";
+    text does not), or None."""
+    if isinstance(data, str):
+        return where or "the top level" if any("\ud800" <= c <= "\udc7f" or "\udd00" <= c <= "\udfff" for c in data) else None
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in children:
+        path = f"{where}/{key}" if where else str(key)
+        found = _unencodable(key, path) if isinstance(key, str) else None
+        found = found or _unencodable(value, path)
+        if found:
+            return found
+    return None
+
+
 def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -> dict[str, Any]:
     """The file's data, or EvidenceError naming the file and the reason. A file whose exact bytes
     were valid before is not validated again (jsonschema costs a tenth of a second to import)."""
     try:
         data = json.loads(text)
     except ValueError as error:
-        raise EvidenceError(f"evidence file is not valid JSON: {error}", shown, getattr(error, "lineno", 1)) from None
+        raise EvidenceError(f"evidence file is not valid JSON: {_shorter(str(error))}", shown, getattr(error, "lineno", 1)) from None
     except RecursionError:
         raise EvidenceError("evidence file is not valid: nested too deeply", shown, 1) from None
+    broken = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
+    if broken:
+        raise EvidenceError(f"evidence file is not valid: a lone surrogate (\\ud800-\\udfff) at {_shorter(broken)} is no text", shown, 1)
     store = ContentCache(cache_folder)
     key = "valid-" + digest_of(_schema_text(), text)
     if store.get(key) is None:
@@ -250,7 +294,7 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "the top level"
             raise EvidenceError(
-                f"evidence file is not valid: it breaks schema {SCHEMA_VERSION} at {where}: {errors[0].message}; "
+                f"evidence file is not valid: it breaks schema {SCHEMA_VERSION} at {_shorter(where)}: {_shorter(errors[0].message)}; "
                 "fix or delete the file and rerun the tests", shown, 1,
             )
         store.put(key, "valid")
@@ -261,7 +305,9 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
 def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
     shown = path.relative_to(config.root).as_posix()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "evidence file").decode("utf-8")
+    except UnsafePath as error:
+        raise EvidenceError(error.message, shown, 1) from None
     except UnicodeDecodeError:
         raise EvidenceError("evidence file is not valid UTF-8", shown, 1) from None
     data = validate_evidence(text, shown, config.cache("evidence"))
@@ -293,7 +339,7 @@ def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[
     """Read, change and write one environment's evidence file under the bug's lock, so that two
     pytest processes finishing at once both land their results. A file that cannot be trusted
     raises EvidenceError before anything is written."""
-    path = evidence_folder(config, bug_id) / f"{environment.file_stem}.json"
+    path = checked_folder(config, bug_id) / f"{environment.file_stem}.json"
     with evidence_lock(config, bug_id):
         evidence = load_evidence_file(config, path) if path.is_file() else EvidenceFile(bug_id, environment)
         before = evidence.to_json() if path.is_file() else ""
@@ -302,7 +348,7 @@ def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[
         yield evidence
         after = evidence.to_json()
         if after != before:
-            atomic_write(path, after)
+            atomic_write(write_target(config.root, path), after)
 
 
 # The operations: the only code that writes evidence
@@ -375,6 +421,7 @@ def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, se
     environment only: a test generated only where a GPU is present must not vanish from the GPU's
     results). `collected` maps each collected test to its (bug, item) links."""
     collected_files = {test_id.partition("::")[0] for test_id in collected} - partial
+    tests = project_tests(config)
     for path in evidence_files(config, bug_id):
         if path.stem == SIGNOFFS:
             continue
@@ -382,7 +429,7 @@ def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, se
 
         def keep(item_id: str, test_id: str) -> bool:
             test_file = test_id.partition("::")[0]
-            if not (config.root / test_file).is_file():
+            if test_id not in tests:  # its file or its test is gone, or it never named one
                 return False
             if test_id in collected:
                 return any(b.casefold() == bug_id.casefold() and i == item_id for b, i in collected[test_id])
@@ -396,36 +443,94 @@ def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, se
             before = evidence.to_json()
             evidence.forget(keep)
             if evidence.to_json() != before:
-                atomic_write(path, evidence.to_json())
+                atomic_write(write_target(config.root, path), evidence.to_json())
+
+
+def project_tests(config: Config) -> ProjectTests:
+    """The project's tests, as evidence may name them: under the test roots, defined in their files."""
+    return ProjectTests(config.root, config.test_roots, config.max_evidence_bytes, ContentCache(config.cache("tests")))
+
+
+def ghost_tests(evidence: EvidenceFile, tests: ProjectTests) -> list[tuple[str, str, str]]:
+    """(item, test id, why) of each result or proof verdict whose test the project does not have."""
+    ghosts = []
+    named = [(item, test) for item, results in evidence.items.items() for test in results]
+    if evidence.proof is not None:
+        named += [(item, test) for item, verdicts in evidence.proof.items.items() for test in verdicts]
+    for item, test_id in sorted(set(named)):
+        problem = tests.problem(test_id)
+        if problem is not None:
+            ghosts.append((item, test_id, problem))
+    return ghosts
+
+
+@dataclass(frozen=True)
+class Ghost:
+    """A result (or a proof's verdict) of a test the project does not have: it counts for nothing."""
+
+    file: str  # the evidence file's stem
+    item: str
+    test_id: str
+    reason: str
+
+
+def without_ghosts(evidence: BugEvidence, tests: ProjectTests) -> tuple[BugEvidence, tuple[Ghost, ...]]:
+    """The bug's evidence with only the results and proofs of tests the project has, and the others."""
+    files: dict[str, EvidenceFile] = {}
+    ghosts: list[Ghost] = []
+    for stem, file in evidence.files.items():
+        found = ghost_tests(file, tests)
+        if not found:
+            files[stem] = file
+            continue
+        ghosts += [Ghost(stem, item, test_id, why) for item, test_id, why in found]
+        gone = {(item, test_id) for item, test_id, _ in found}
+        kept = EvidenceFile(file.bug_id, file.environment, file.scheme, file.fingerprints, signoffs=file.signoffs)
+        kept.items = {item: {t: r for t, r in results.items() if (item, t) not in gone} for item, results in file.items.items()}
+        if file.proof is not None:
+            verdicts = {item: {t: v for t, v in tests_.items() if (item, t) not in gone} for item, tests_ in file.proof.items.items()}
+            kept.proof = Proof(file.proof.revision, file.proof.repeat, verdicts, file.proof.code)
+        files[stem] = kept
+    return BugEvidence(evidence.bug_id, files), tuple(ghosts)
 
 
 def merge_files(config: Config, sources: Iterable[Path], reports: Mapping[str, BugReport]) -> list[Path]:
     """Add evidence files written elsewhere (another machine, a CI artifact) to the project's:
     each replaces the project's file of the same bug and environment. Every file is checked
-    (schema, a bug with a report, its items, an environment) before any is written. `reports`
-    holds the project's reports by lowercase bug ID. Returns what it wrote."""
-    loaded = []
+    (size, schema, text, a bug with a report, its items, an environment, tests the project has)
+    and every file's bytes made before any is written: one bad file and nothing is written.
+    `reports` holds the project's reports by lowercase bug ID. Returns what it wrote."""
+    tests = project_tests(config)
+    planned: dict[Path, tuple[str, str]] = {}  # where -> (bug, text)
     for source in sources:
         shown = str(source)
         try:
-            text = source.read_text(encoding="utf-8")
+            text = read_named(config.root, source, config.max_evidence_bytes, "max_evidence_bytes", "evidence file").decode("utf-8")
+        except UnsafePath as error:
+            raise EvidenceError(error.message, shown, 1) from None
         except UnicodeDecodeError:
             raise EvidenceError("evidence file is not valid UTF-8", shown, 1) from None
         evidence = EvidenceFile.from_data(validate_evidence(text, shown))
         report = reports.get(evidence.bug_id.lower())
         if report is None:
-            raise EvidenceError(f"evidence of {evidence.bug_id!r}, which has no bug report here", shown, 1)
+            raise EvidenceError(f"evidence of {_shorter(repr(evidence.bug_id))}, which has no bug report here", shown, 1)
         if not evidence.environment.facts:
             raise EvidenceError("a file of sign-offs: record sign-offs with tracer signoff, on this project's code", shown, 1)
         unknown = sorted(set(evidence.items) - {i.id for i in report.checklist})
         if unknown:
-            raise EvidenceError(f"evidence for items {report.bug_id} does not have: {', '.join(unknown)}", shown, 1)
+            raise EvidenceError(_shorter(f"evidence for items {report.bug_id} does not have: {', '.join(unknown)}"), shown, 1)
+        ghosts = ghost_tests(evidence, tests)
+        if ghosts:
+            item, test_id, why = ghosts[0]
+            more = f" (and {len(ghosts) - 1} more)" if len(ghosts) > 1 else ""
+            raise EvidenceError(f"item {item!r}: test {_shorter(repr(test_id))} {why}{more}; only tests the project has count", shown, 1)
         evidence.bug_id = report.bug_id
-        loaded.append(evidence)
+        target = write_target(config.root, checked_folder(config, report.bug_id) / f"{evidence.environment.file_stem}.json")
+        planned[target] = (report.bug_id, evidence.to_json())
+        planned[target][1].encode("utf-8", "surrogateescape")  # what atomic_write will do: fails here, before any write
     written = []
-    for evidence in loaded:
-        target = evidence_folder(config, evidence.bug_id) / f"{evidence.environment.file_stem}.json"
-        with evidence_lock(config, evidence.bug_id):
-            atomic_write(target, evidence.to_json())
+    for target, (bug_id, text) in planned.items():
+        with evidence_lock(config, bug_id):
+            atomic_write(target, text)
         written.append(target)
     return written

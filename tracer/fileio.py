@@ -1,5 +1,6 @@
-"""Files as tracer writes them: never half-written or emptied by an error, names that are safe,
-locks that live outside the work tree."""
+"""Files as tracer writes them: never half-written or emptied by an error, never through a
+symlink out of the project (`write_inside`), names that are safe, locks that live outside the
+work tree."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tracer.guard import is_inside, write_target
 from tracer.problems import TracerError
 
 
@@ -31,6 +33,15 @@ def atomic_write(path: Path, text: str, overwrite: bool = True) -> None:
             os.link(temporary, path)  # fails if the file exists, atomically
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def write_inside(root: Path, path: Path, text: str, overwrite: bool = True) -> Path:
+    """`atomic_write` of a file inside the project: refused (UnsafePath) where its folder leads out
+    of the project; a symlink in the file's place is replaced, never written through. Returns
+    where it wrote."""
+    target = write_target(root, path)
+    atomic_write(target, text, overwrite)
+    return target
 
 
 def _mode_for(path: Path) -> int:
@@ -98,11 +109,14 @@ def ignore_folder(folder: Path) -> None:
 @contextlib.contextmanager
 def project_lock(cache_folder: Path, root: Path, what: str) -> Iterator[None]:
     """An exclusive lock across processes, kept in the cache folder's `locks/` (or the system's
-    temporary folder where that cannot be written): never a file in the work tree."""
+    temporary folder where that cannot be written, or where the cache folder leads out of the
+    project): never a file in the work tree, never one outside the project but there."""
     from filelock import FileLock
 
     name = f"{safe_name(what)}.lock"
     try:
+        if not is_inside(root, cache_folder):
+            raise PermissionError("the cache folder leads out of the project")
         ignore_folder(cache_folder)
         (cache_folder / "locks").mkdir(exist_ok=True)
         lock = FileLock(cache_folder / "locks" / name)

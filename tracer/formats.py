@@ -2,17 +2,23 @@
 workflow commands and SARIF 2.1.0. Every shape other tools build on is defined here, once.
 
 Every format is one complete document (a `--diff` travels inside JSON, never after it), and paths
-are as the repository names them, which is what CI annotations and code scanning expect."""
+are as the repository names them, which is what CI annotations and code scanning expect. Every
+value is escaped for its format (`tracer.escape`): text shows controls escaped and never starts a
+workflow command, JSON and SARIF are valid UTF-8 JSON whatever the file names (a byte that is not
+UTF-8 is the JSON escape `\\udcXX`, as Python's surrogateescape names it), SARIF URIs are
+percent-encoded."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracer.attest import Signature
 from tracer.check import CODES, CheckResult
 from tracer.config import Config
+from tracer.escape import json_text, one_line, terminal, uri_path
 from tracer.problems import Problem, Severity
 from tracer.reports import BugReport
 from tracer.status import BugStatus
@@ -70,11 +76,12 @@ def item_json(bug: BugStatus, signed: Mapping[str, Signature] | None = None) -> 
     ]
 
 def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
-    lines = [f"{p}" + (" (warning)" if p.severity is Severity.WARNING else "") for p in problems]
+    """One line a finding (its path and message flattened: no value adds a line), then the diffs."""
+    lines = [one_line(f"{p}") + (" (warning)" if p.severity is Severity.WARNING else "") for p in problems]
     text = "".join(line + "\n" for line in lines)
     if show_diff:
         text += "".join(p.detail for p in problems if p.detail)
-    return text
+    return terminal(text)
 
 
 def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
@@ -98,7 +105,7 @@ def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
         if problem.subject in signatures:
             finding["signature"] = signatures[problem.subject].as_dict
         findings.append(finding)
-    return json.dumps(findings, indent=2, ensure_ascii=False) + "\n"
+    return json_text(findings, indent=2) + "\n"
 
 
 def escape_data(text: str) -> str:
@@ -114,11 +121,11 @@ def escape_property(text: str) -> str:
 def as_github(config: Config, problems: Sequence[Problem]) -> str:
     """Workflow commands that annotate the files of a pull request; a report's text can never
     end one command and start another."""
-    return "".join(
+    return terminal("".join(
         f"::{'warning' if p.severity is Severity.WARNING else 'error'} "
         f"file={escape_property(config.in_repo(p.path))},line={p.line},title={escape_property(p.code)}::{escape_data(p.message)}\n"
         for p in problems
-    )
+    ), annotations=True)  # every line is an annotation of ours: their data is escaped, its controls too
 
 
 def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
@@ -142,7 +149,7 @@ def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": config.in_repo(p.path), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": uri_path(config.in_repo(p.path)), "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": max(1, p.line)},
                     }
                 }
@@ -161,4 +168,35 @@ def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(log, indent=2) + "\n"
+
+
+_TEXT_FINDING = re.compile(r"^.*:\d+: [A-Z]\d{3} ")
+_ANNOTATION = re.compile(r"^::(?:error|warning) file=")
+_DIFF_LINE = re.compile(r"^(?:--- |\+\+\+ |@@ |[ +-]|\\ |$)")
+_FINDING_KEYS = {"path", "line", "code", "severity", "message"}
+
+
+def is_check_output(data: bytes) -> bool:
+    """Whether a file holds what `tracer check` writes in one of its formats, so that
+    `--output-file` may replace it without `--force`: an empty file, a SARIF log of tracer's, a
+    JSON list of findings, or lines of findings (with their diffs) or of annotations."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if not text.strip():
+        return True
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        lines = text.splitlines()
+        if _ANNOTATION.match(lines[0]):
+            return all(_ANNOTATION.match(line) for line in lines)
+        return bool(_TEXT_FINDING.match(lines[0])) and all(_TEXT_FINDING.match(line) or _DIFF_LINE.match(line) for line in lines)
+    if isinstance(value, list):
+        return all(isinstance(finding, dict) and _FINDING_KEYS <= finding.keys() for finding in value)
+    try:
+        return bool(value["version"] == "2.1.0" and value["runs"][0]["tool"]["driver"]["name"] == "tracer")
+    except (TypeError, KeyError, IndexError):
+        return False

@@ -9,6 +9,7 @@ from pathlib import Path
 from tracer.config import Config
 from tracer.fileio import atomic_write, project_lock
 from tracer.gitio import GitError, git
+from tracer.guard import write_target
 from tracer.problems import TracerError
 from tracer.reports import Severity
 from tracer.scanner import literal_prefix
@@ -69,7 +70,7 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
         )
         path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
         try:
-            atomic_write(path, text, overwrite=False)
+            atomic_write(write_target(config.root, path), text, overwrite=False)  # never into a reports folder that links out
         except FileExistsError:
             raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
     return bug_id, path

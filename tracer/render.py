@@ -19,8 +19,10 @@ from tracer.attest import attestation_inputs, recorded_signatures
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.diffs import DiffStatus, ScopeDiff, diff_scopes, scope_source
+from tracer.escape import MarkdownText, code_span, json_text, link_target, md_finalize, md_inline, md_with_code, unencodable, uri_path
 from tracer.evidence import evidence_files
 from tracer.gitio import GitError, is_shallow, resolve_revision
+from tracer.guard import TooLarge, UnsafePath, inside, read_bytes
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import Change, TaggedScope
@@ -29,6 +31,8 @@ from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split
 
 if TYPE_CHECKING:
     import jinja2
+
+    from tracer.sandbox import TemplateLimits
 
 TEMPLATE = "code_changes.md.j2"
 OVERVIEW_SECTIONS = frozenset({"summary", "symptoms"})  # the report's sections shown under the Overview
@@ -73,14 +77,25 @@ def unified_diff(old: str, new: str, shown: str) -> str:
     )
 
 
-def stale_document(document: Document, shown: str) -> Drift | None:
+def stale_document(document: Document, shown: str, root: Path | None = None) -> Drift | None:
     """None where the file on disk holds the bytes `atomic_write` would write now, else where and
-    how it differs."""
+    how it differs. With `root`, the file is read through `guard` (a regular file inside the
+    project, no larger than any document could be)."""
+    new = document.text.encode("utf-8", "surrogateescape")
     try:
-        data = document.path.read_bytes() if document.path.is_file() else None
+        if not os.path.lexists(document.path):
+            data = None
+        elif root is not None:
+            data = read_bytes(root, document.path, 4 * len(new) + 4096, "max_output_chars", "the document")
+        else:
+            data = document.path.read_bytes()
+    except TooLarge:
+        return Drift(1, f"{shown}: the file on disk is far larger than the document; no diff shown\n", False)
+    except UnsafePath as error:
+        raise TracerError(f"cannot read the document to compare it: {error.message}", shown) from None
     except OSError as error:
         raise TracerError(f"cannot read the document to compare it: {error.strerror or error}", shown) from None
-    if data == document.text.encode("utf-8", "surrogateescape"):
+    if data == new:
         return None
     old = (data or b"").decode("utf-8", "surrogateescape")
     old_lines, new_lines = split_lines(old), split_lines(document.text)
@@ -93,67 +108,96 @@ def stale_document(document: Document, shown: str) -> Drift | None:
 
 def template_environment(config: Config) -> jinja2.Environment:
     """The project's templates folder first, then the built-in templates (also as `tracer/NAME`,
-    so that a project template can extend the built-in one it overrides). Sandboxed: a template
-    can read what it is given and call no Python of its own."""
+    so that a project template can extend the built-in one it overrides). In the sandbox with a
+    budget (`tracer.sandbox`): a template reads what it is given, calls no Python of its own, reads
+    no file outside its folder. Every `{{ value }}` is inline Markdown text, one line, escaped,
+    unless it is Markdown already (`MarkdownText`: the filters below, the report's sections)."""
     import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    builtin = jinja2.FileSystemLoader(BUILTIN_TEMPLATES)
+    from tracer.sandbox import BudgetedSandbox, GuardedLoader
+
+    builtin = GuardedLoader(BUILTIN_TEMPLATES, 10**7, "tracer")
     loaders: list[jinja2.BaseLoader] = []
     project_templates = config.path(config.templates_dir)
     if project_templates.is_dir():
-        loaders.append(jinja2.FileSystemLoader(project_templates, followlinks=False))
+        try:
+            folder = inside(config.root, project_templates)
+        except UnsafePath:
+            raise TracerError("the templates folder leads out of the project (through a symlink); not read",
+                              config.templates_dir) from None
+        loaders.append(GuardedLoader(folder, config.max_report_bytes, config.templates_dir))
     loaders += [builtin, jinja2.PrefixLoader({"tracer": builtin})]
-    environment = ImmutableSandboxedEnvironment(
+    environment = BudgetedSandbox(
+        template_limits(config),
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=md_finalize,
     )
     environment.filters["fence"] = fenced
     environment.filters["cell"] = table_cell
     environment.filters["yaml"] = yaml_scalar
+    environment.filters["code"] = code_span
+    environment.filters["link"] = link_target
+    environment.filters["inline"] = md_with_code
+    environment.filters["markdown"] = MarkdownText  # a value a project template takes as Markdown
     return environment
 
 
+def template_limits(config: Config) -> TemplateLimits:
+    from tracer.sandbox import TemplateLimits
+
+    return TemplateLimits(config.max_output_chars, config.max_template_steps, config.max_template_seconds, config.max_report_bytes)
+
+
+def shown_template(config: Config, filename: str) -> str:
+    """A template's file as the user knows it: project-relative, or `tracer/NAME` for tracer's own."""
+    path = Path(filename)
+    if path.is_absolute() and path.parent == BUILTIN_TEMPLATES:
+        return f"tracer/{path.name}"
+    if path.is_absolute():
+        try:
+            return path.relative_to(config.root).as_posix()
+        except ValueError:
+            try:
+                return path.resolve().relative_to(config.root.resolve()).as_posix()
+            except (ValueError, OSError):
+                return filename
+    own = config.path(config.templates_dir) / filename
+    return f"{config.templates_dir}/{filename}" if os.path.lexists(own) else filename
+
+
 def render_template(config: Config, name: str, context: Mapping[str, Any]) -> str:
-    """A template's text; an error in a template names its file and line."""
+    """A template's text; any error in a template names its file and line."""
     return render_with(template_environment(config), config, name, context)
 
 
 def render_with(environment: jinja2.Environment, config: Config, name: str, context: Mapping[str, Any]) -> str:
-    """Template `name` of `environment` rendered: the one place a template error becomes a
-    TracerError naming the file and line (the site renders through here too)."""
-    from jinja2 import TemplateError
-    from jinja2.exceptions import SecurityError
+    """Template `name` of `environment` rendered in its budget: the one place a template error (a
+    Jinja error or any other it raises) becomes a TracerError naming the file and line (the site
+    renders through here too)."""
+    from tracer.sandbox import run_template
 
-    try:
-        return environment.get_template(name).render(context)
-    except (TemplateError, SecurityError) as error:
-        own = config.path(config.templates_dir) / name
-        where = getattr(error, "filename", None) or (f"{config.templates_dir}/{name}" if own.exists() else name)
-        message = getattr(error, "message", None) or str(error)
-        raise TracerError(f"template error: {message}", where, getattr(error, "lineno", None)) from None
-    except RecursionError:
-        raise TracerError("template error: templates include or extend each other without end", name) from None
+    return run_template(environment, name, context, lambda filename: shown_template(config, filename))
 
 
-def fenced(text: str, language: str = "") -> str:
+def fenced(text: str, language: str = "") -> MarkdownText:
     """A fenced code block whose fence is longer than any backtick run inside, so no content can
     close it early."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
+    return MarkdownText(f"{fence}{md_inline(language).replace('`', '')}\n{text}\n{fence}")
 
 
-def table_cell(text: object) -> str:
-    """Text that stays inside one Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+def table_cell(text: object) -> MarkdownText:
+    """Text that stays inside one Markdown table cell: one line, inline syntax and pipes escaped."""
+    return md_inline(" ".join(str(text).split()))
 
 
-def front_matter(report: BugReport) -> str:
+def front_matter(report: BugReport) -> MarkdownText:
     """The document's YAML front matter: each value written by the YAML dumper, double-quoted,
     so no title, author or tag can break it."""
     data: dict[str, object] = {
@@ -168,13 +212,13 @@ def front_matter(report: BugReport) -> str:
         "tags": list(report.tags),
         "generated_by": f"tracer render {report.bug_id}",
     }
-    return "".join(f"{key}: {yaml_scalar(value)}\n" for key, value in data.items())
+    return MarkdownText("".join(f"{key}: {yaml_scalar(value)}\n" for key, value in data.items()))
 
 
-def yaml_scalar(value: object) -> str:
+def yaml_scalar(value: object) -> MarkdownText:
     """One YAML value as the YAML dumper writes it, double-quoted: any text round-trips."""
     dumped: str = yaml.safe_dump(value, default_style='"', default_flow_style=True, allow_unicode=True, width=10**9)
-    return dumped.removesuffix("\n...\n").rstrip("\n")
+    return MarkdownText(dumped.removesuffix("\n...\n").rstrip("\n"))
 
 
 # Documents
@@ -184,11 +228,11 @@ def source_link(config: Config, path: str, start: int, end: int, commit: str = "
     """The link to a range of code, from the project's `source_url` template ("" without one)."""
     if not config.source_url:
         return ""
-    return config.source_url.format(commit=commit, path=config.in_repo(path), start=start, end=end)
+    return config.source_url.format(commit=uri_path(commit), path=uri_path(config.in_repo(path)), start=start, end=end)
 
 
 def issue_link(config: Config, bug_id: str) -> str:
-    return config.issue_url.format(id=bug_id) if config.issue_url else ""
+    return config.issue_url.format(id=uri_path(bug_id)) if config.issue_url else ""
 
 
 def read_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
@@ -315,15 +359,16 @@ def document_context(config: Config, bug: BugStatus, base: str | None, out: Path
         "proofs": proofs,
         "proof": proofs[0][1] if proofs else None,
         "signatures": recorded_signatures(config, report.bug_id, bug.evidence.files),
-        "overview_sections": [(h, t) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t],
+        # the report's own Markdown, as its author wrote it: headings are the report's section headings
+        "overview_sections": [(h, MarkdownText(t)) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t],
         "other_sections": [
-            (h, t) for h, t in report.sections.items() if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
+            (h, MarkdownText(t)) for h, t in report.sections.items() if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
         ],
-        "root_cause": report.section("Root Cause"),
-        "solution": report.section("Solution", "Fix", "The Fix"),
-        "alternatives": report.section("Alternatives Considered", "Alternatives"),
-        "next_steps": report.section("Next Steps"),
-        "notes": report.section("Notes"),
+        "root_cause": MarkdownText(report.section("Root Cause")),
+        "solution": MarkdownText(report.section("Solution", "Fix", "The Fix")),
+        "alternatives": MarkdownText(report.section("Alternatives Considered", "Alternatives")),
+        "next_steps": MarkdownText(report.section("Next Steps")),
+        "notes": MarkdownText(report.section("Notes")),
     }
 
 
@@ -389,12 +434,13 @@ def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[
         commit = resolve_revision(config.root, revision) if revision else ""
     except GitError:
         kept = diffs_path(config, report)
-        commit = "unresolved:" + revision + ":" + (kept.read_text(encoding="utf-8", errors="replace") if kept.is_file() else "")
+        commit = "unresolved:" + revision + ":" + _bytes_or_why(config, kept, config.max_evidence_bytes).decode("utf-8", "replace")
     # the item states too: they depend on more than these files (which linked test files exist)
-    text = report.digest or (config.root / report.path).read_bytes()  # the digest of the bytes it was read from
+    # the digest of the bytes it was read from
+    text = report.digest or _bytes_or_why(config, config.root / report.path, config.max_report_bytes)
     parts: list[bytes | str] = [report.path, text, commit, repr(bug.items)]
     for evidence in evidence_files(config, report.bug_id):
-        parts += [evidence.name, evidence.read_bytes()]
+        parts += [evidence.name, _bytes_or_why(config, evidence, config.max_evidence_bytes)]
     parts += attestation_inputs(config, report.bug_id)
     for tagged_path in sorted({t.path for t in bug.tagged}):
         parts += [tagged_path, (config.root / tagged_path).read_bytes()]
@@ -406,9 +452,18 @@ def project_templates(config: Config) -> list[bytes | str]:
     folder = config.path(config.templates_dir)
     parts: list[bytes | str] = []
     for template in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if template.is_file():
-            parts += [template.name, template.read_bytes()]
+        if os.path.islink(template) or template.is_file():
+            parts += [template.name, _bytes_or_why(config, template, config.max_report_bytes)]
     return parts
+
+
+def _bytes_or_why(config: Config, path: Path, limit: int) -> bytes:
+    """A file's bytes for a cache key, read through `guard`; where it cannot be read, why (its
+    reader reports the problem, and the key still changes with it)."""
+    try:
+        return read_bytes(config.root, path, limit, "a limit", "file")
+    except (UnsafePath, FileNotFoundError) as error:
+        return f"unreadable: {error}".encode("utf-8", "surrogateescape")
 
 
 # Diffs as data
@@ -443,7 +498,7 @@ def diffs_json(bug: BugStatus, base: str | None, diffs: Mapping[tuple[str, str],
         for (path, qualname), diff in sorted(diffs.items())
     ]
     data = {"bug_id": bug.report.bug_id, "revision": revision, "scopes": scopes}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data, indent=2) + "\n"
 
 
 def kept_diffs(config: Config, report: BugReport) -> dict[tuple[str, str], ScopeDiff]:
@@ -451,19 +506,24 @@ def kept_diffs(config: Config, report: BugReport) -> dict[tuple[str, str], Scope
     that is not what `diffs_json` writes is an error naming it."""
     path = diffs_path(config, report)
     shown = path.relative_to(config.root).as_posix()
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "kept diffs").decode("utf-8"))
         scopes = data["scopes"]
         kept = {}
         for entry in scopes:
             fields = [entry[name] for name in ("path", "qualname", "status", "diff", "note")]
             if not all(isinstance(value, str) for value in fields):
                 raise TypeError("a value is not text")
+            if any(unencodable(value) is not None for value in fields):
+                raise ValueError("a value holds a lone surrogate, which is no text")
             kept[(fields[0], fields[1])] = ScopeDiff(DiffStatus(fields[2]), diff=fields[3], note=fields[4])
+    except UnsafePath as error:
+        raise TracerError(f"kept diffs cannot be read: {error.message}", shown) from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as error:
-        raise TracerError(f"kept diffs cannot be read ({type(error).__name__}: {error}); restore the file from git", shown) from None
+        message = str(error)[:200]
+        raise TracerError(f"kept diffs cannot be read ({type(error).__name__}: {message}); restore the file from git", shown) from None
     return kept
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
+from tracer.guard import UnsafePath, read_bytes
 from tracer.problems import Problem, Severity as ProblemSeverity
 
 # libyaml's parser where the wheel has it: the same safe subset of YAML, several times faster.
@@ -520,7 +521,10 @@ def load_reports(config: Config) -> ReportSet:
     for path in report_files(config):
         relative = path.relative_to(config.root).as_posix()
         try:
-            data = path.read_bytes()
+            data = read_bytes(config.root, path, config.max_report_bytes, "max_report_bytes", "the report")
+        except UnsafePath as error:  # a link out of the project, no regular file, or too large: never read
+            problems.append(Problem(relative, 1, "R001", error.message))
+            continue
         except OSError as error:
             problems.append(Problem(relative, 1, "R001", f"cannot read: {error.strerror or error}"))
             continue

@@ -11,6 +11,7 @@ code is text; the only links out of the site are `http(s)` URLs."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from tracer.config import Config
 from tracer.diffs import DiffStatus
 from tracer.fileio import atomic_write
 from tracer.gitio import head_commit
+from tracer.guard import UnsafePath, output_target, read_bytes, write_target
 from tracer.htmltext import HtmlText, inline_code, markdown_to_html, safe_url
 from tracer.matrix import Matrix, bug_matrix
 from tracer.problems import TracerError
@@ -56,7 +58,8 @@ TEMPLATES = {
     "script": "site-script.js.j2",
 }
 STYLESHEET, SCRIPT, SEARCH_INDEX = "style.css", "site.js", "search-index.js"
-GENERATOR = '<meta name="generator" content="tracer site">'  # marks the pages a rerun may remove
+GENERATOR = '<meta name="generator" content="tracer site">'  # marks the pages a rerun may remove or replace
+STATIC_MARKS = ("/* tracer site */", "window.tracerSearch=")  # mark the stylesheet, the script and the search index as tracer's
 _LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"  # Pygments styles, one for each colour scheme
 _FOLDERS = ("bugs", "reports")  # the folders of generated pages, which a rerun prunes
 
@@ -83,28 +86,39 @@ class Site:
 
 def site_folder(config: Config, out: Path | None) -> Path:
     """Where the site goes: `out`, or the cache folder, which git ignores, so a site is never
-    committed by accident. A path that exists and is not a folder is refused, never replaced."""
+    committed by accident. A path that exists and is not a folder is refused, never replaced;
+    so is one through a symlink inside the project (`guard.output_target`), and a cache folder
+    that leads out of the project."""
     if out is None:
-        return config.path(config.cache_dir) / "site"  # output, not a cache read back: trusted or not  # output, not a cache read back: trusted or not
-    if out.exists() and not out.is_dir():
+        folder = config.cache("site")
+        if folder is None:
+            raise TracerError("the cache folder leads out of the project or holds files git tracks; give the site a folder with -o",
+                              config.cache_dir)
+        return folder
+    folder = output_target(config.root, out)
+    if folder.exists() and not folder.is_dir():
         raise TracerError("not a folder; give a folder for the site (it is made if missing)", out)
-    return out.resolve()
+    return folder
 
 
 def build_site(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileScan], out: Path | None = None,
-               cache: ContentCache | None = None) -> Site:
-    """Render every page and write those whose bytes differ from the files on disk."""
+               cache: ContentCache | None = None, force: bool = False) -> Site:
+    """Render every page and write those whose bytes differ from the files on disk; a file in
+    the way that tracer did not write (no generator mark) is refused before anything is
+    written, unless `force`."""
     folder = site_folder(config, out)
     pages = site_pages(config, bugs, scans, cache or ContentCache(None))
+    if out is not None and not force:  # the cache folder is tracer's own
+        _refuse_foreign_files(folder, pages)
     if out is None:
         ignore = folder.parent / ".gitignore"
         if not ignore.exists():  # as the cache does: the folder ignores itself in git
             atomic_write(ignore, "# created by tracer\n*\n")
     written = []
     for page in pages:
-        target = folder / page.path
+        target = write_target(folder, folder / page.path)  # a link in the site folder is replaced, never followed
         try:
-            same = target.read_bytes() == page.text.encode("utf-8")
+            same = not target.is_symlink() and target.read_bytes() == page.text.encode("utf-8")
         except (FileNotFoundError, NotADirectoryError):
             same = False
         if not same:
@@ -112,6 +126,21 @@ def build_site(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileSc
             written.append(page.path)
     removed = _remove_stale_pages(folder, {page.path for page in pages})
     return Site(folder, tuple(p.path for p in pages), tuple(written), removed)
+
+
+def _refuse_foreign_files(folder: Path, pages: Sequence[Page]) -> None:
+    """TracerError for the first page whose file exists and was not written by tracer."""
+    for page in pages:
+        path = folder / page.path
+        if not os.path.lexists(path):
+            continue
+        try:
+            head = read_bytes(folder, path, 10**8, "a limit", "page")[:4000]
+        except UnsafePath:
+            head = b""
+        if not any(mark.encode() in head for mark in (GENERATOR, *STATIC_MARKS)):
+            raise TracerError(f"{page.path} is there and tracer did not write it: nothing written; "
+                              "give an empty folder, or --force to replace tracer's pages there", path)
 
 
 def _remove_stale_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
@@ -261,7 +290,7 @@ def site_environment(config: Config) -> jinja2.Environment:
     the sandbox, StrictUndefined), with HTML autoescaped: a title or a test id is text, never markup."""
     from tracer.render import template_environment
 
-    environment = template_environment(config).overlay(autoescape=True)
+    environment = template_environment(config).overlay(autoescape=True, finalize=None)  # HTML escaping, not Markdown's
     environment.filters["ticks"] = inline_code
     environment.filters["state_class"] = lambda state: f"state-{state}"
     environment.filters["web"] = safe_url

@@ -10,10 +10,12 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from tracer.evidence import BugEvidence, Outcome, Verdict
+from tracer.escape import MarkdownText, code_span, md_inline
+from tracer.evidence import BugEvidence, Ghost, Outcome, Verdict, without_ghosts
 from tracer.fingerprint import FINGERPRINT_SCHEME, changed_scopes, code_id, fingerprints
 from tracer.reports import BugReport, ManualSignOff
 from tracer.tags import TaggedScope
+from tracer.testids import ProjectTests
 
 
 class ItemStatus(StrEnum):
@@ -60,8 +62,9 @@ class BugStatus:
 
     report: BugReport
     tagged: tuple[TaggedScope, ...]
-    evidence: BugEvidence
+    evidence: BugEvidence  # without the results of tests the project does not have
     items: tuple[ItemState, ...]
+    ghosts: tuple[Ghost, ...] = ()  # results and proofs of tests the project does not have: they count for nothing
 
     @property
     def status_line(self) -> str:
@@ -95,29 +98,26 @@ class BugStatus:
 
 
 def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path,
-           unparsed: frozenset[str] = frozenset()) -> BugStatus:
+           unparsed: frozenset[str] = frozenset(), tests: ProjectTests | None = None) -> BugStatus:
     """Each checklist item's state across every environment. A test's results on the current code
     speak for it; where it has none, its latest ones on older code do. Failed where such a result
     failed; verified where one passed on the current code; manual where a sign-off covers the
-    current code; stale where tests passed (or a sign-off was given) only on older code. Results of
-    tests whose file is gone count for nothing. An item that would be stale only because a file
-    of `unparsed` (files that do not parse now) lost its tags is unknown: one error, one finding."""
+    current code; stale where tests passed (or a sign-off was given) only on older code. Results
+    (and proofs) of tests the project does not have count for nothing: a test whose file is gone,
+    or one that never was (`tests`: the project's, by default anywhere in it). An item that would
+    be stale only because a file of `unparsed` (files that do not parse now) lost its tags is
+    unknown: one error, one finding."""
     tagged = tuple(tagged)
     recorded_files = {key.partition("::")[0] for f in evidence.files.values() for p in f.fingerprints.values() for key in p}
     broken = sorted(recorded_files & unparsed)
     current = fingerprints(root, tagged)
     current_id = code_id(current)
-    present: dict[str, bool] = {}
+    evidence, ghosts = without_ghosts(evidence, tests or ProjectTests(root))
     states = []
     for item in report.checklist:
         results, old_scheme, changed = [], set(), set()
         for file in evidence.environments:
             for test_id, result in sorted(file.items.get(item.id, {}).items()):
-                test_file = test_id.partition("::")[0]
-                if test_file not in present:
-                    present[test_file] = (root / test_file).is_file()
-                if not present[test_file]:
-                    continue
                 is_current = file.scheme == FINGERPRINT_SCHEME and result.code == current_id
                 if file.scheme != FINGERPRINT_SCHEME:
                     old_scheme.add(file.scheme)
@@ -128,14 +128,15 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
         if state in (ItemStatus.OPEN, ItemStatus.STALE):
             state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id)
         if broken and state is ItemStatus.STALE:
-            files = ", ".join(f"`{path}`" for path in broken)
+            files = ", ".join(code_span(path) for path in broken)
             state, detail = ItemStatus.UNKNOWN, f"unknown: {files} does not parse (T001); its state comes back when it does"
         verified_in = tuple(sorted({r.environment for r in results if r.current and r.outcome is Outcome.PASSED}))
         states.append(
-            ItemState(item.id, item.group, item.text, state, detail, _proof_summary(evidence, item.id, current_id),
+            ItemState(item.id, item.group, item.text, state, MarkdownText(detail),
+                      MarkdownText(_proof_summary(evidence, item.id, current_id)),
                       tuple(results), verified_in if state is ItemStatus.VERIFIED else ())
         )
-    return BugStatus(report, tagged, evidence, tuple(states))
+    return BugStatus(report, tagged, evidence, tuple(states), ghosts)
 
 
 def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str]) -> tuple[ItemStatus, str]:
@@ -155,7 +156,7 @@ def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str])
         schemes = ", ".join(str(s) for s in sorted(old_scheme))
         return ItemStatus.STALE, f"recorded with fingerprint scheme {schemes}, rerun the tests"
     if any(r.outcome is not Outcome.SKIPPED for r in results):
-        scopes = ", ".join(f"`{s}`" for s in sorted(changed))
+        scopes = ", ".join(code_span(s) for s in sorted(changed))
         return ItemStatus.STALE, f"verified on code that has since changed: {scopes}; rerun the tests"
     return ItemStatus.OPEN, f"{len(results)} linked test{'s' if len(results) > 1 else ''} ran, none passed (skipped)"
 
@@ -169,7 +170,7 @@ def _where(results: list[LinkedResult]) -> str:
         if result.source == "junit":
             imported.add(result.environment)
     return "; ".join(
-        f"{short_tests(tests)} on {env}" + (" (from JUnit)" if env in imported else "") for env, tests in sorted(by_environment.items())
+        f"{short_tests(tests)} on {md_inline(env)}" + (" (from JUnit)" if env in imported else "") for env, tests in sorted(by_environment.items())
     )
 
 
@@ -182,18 +183,18 @@ def _signed_off(
     sign_off = evidence.signoffs.get(item_id)
     if sign_off is not None:
         if sign_off.code == current_id:
-            return ItemStatus.MANUAL, f"signed off by {sign_off.by}: {sign_off.reason}"
+            return ItemStatus.MANUAL, f"signed off by {md_inline(sign_off.by)}: {md_inline(sign_off.reason)}"
         if tested[0] is ItemStatus.STALE:
             return tested
         recorded = evidence.fingerprints_of(sign_off.code) or {}
-        changed = ", ".join(f"`{s}`" for s in sorted(changed_scopes(recorded, current)))
+        changed = ", ".join(code_span(s) for s in sorted(changed_scopes(recorded, current)))
         return ItemStatus.STALE, (
-            f"signed off by {sign_off.by} on code that has since changed: {changed}; "
-            f"sign off again with `{signoff_command(bug_id, item_id, sign_off.by, sign_off.reason)}`"
+            f"signed off by {md_inline(sign_off.by)} on code that has since changed: {changed}; "
+            f"sign off again with {code_span(signoff_command(bug_id, item_id, sign_off.by, sign_off.reason))}"
         )
     if manual is not None and tested[0] is ItemStatus.OPEN:  # in the report alone: it counts, and check asks to pin it (W504)
         return ItemStatus.MANUAL, (
-            f"signed off by {manual.by}: {manual.reason} (not pinned to the code yet: the next test run pins it)"
+            f"signed off by {md_inline(manual.by)}: {md_inline(manual.reason)} (not pinned to the code yet: the next test run pins it)"
         )
     return tested
 
@@ -215,7 +216,7 @@ def _proof_summary(evidence: BugEvidence, item_id: str, current_id: str) -> str:
             by_verdict.setdefault(verdict.description, []).append(test_id)
         summary = "; ".join(f"{verdict}: {short_tests(tests)}" for verdict, tests in sorted(by_verdict.items()))
         older = "" if file.proof.code in ("", current_id) else ", on code that has since changed"
-        parts.append(f"{summary} (on {file.environment.label}{older})")
+        parts.append(f"{summary} (on {md_inline(file.environment.label)}{older})")
     return " | ".join(parts)
 
 
@@ -229,6 +230,6 @@ def short_tests(test_ids: list[str]) -> str:
         base = name.split("[", 1)[0]
         counts[base] = counts.get(base, 0) + 1
     return "; ".join(
-        ", ".join(f"`{name}`" + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items()) + f" in `{path}`"
+        ", ".join(code_span(name) + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items()) + f" in {code_span(path)}"
         for path, counts in by_file.items()
     )

@@ -135,4 +135,4 @@ def test_a_broken_template_is_a_finding_naming_the_template(clean, capsys):
     make_files(clean, {"templates/index.md.j2": "{% for row in rows %}\n{{ row.nope }}\n{% endfor %}\n"})
     code, lines = run_check(capsys)
     assert code == 1
-    assert "templates/index.md.j2:1: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'" in lines
+    assert "templates/index.md.j2:2: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'" in lines

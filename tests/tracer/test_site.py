@@ -80,7 +80,8 @@ def project(in_tmp):
     make_files(in_tmp, {
         REPORT: report_text(BUG, revision=revision, items=ITEMS + GRADIENT_ITEM, body=BODY),
         "src/demo/other.py": f"def lonely():\n    # {ORPHAN}: a tag without a report\n    return 1\n",
-        "tests/test_step.py": "# the tests whose results record() writes: results of a test file that is gone count for nothing\n",
+        # the tests whose results record() writes: results of a test the project does not have count for nothing
+        "tests/test_step.py": "def test_edges():\n    pass\n\n\ndef test_middle(x):\n    pass\n\n\ndef test_gradient():\n    pass\n",
     })
     commit_all(in_tmp, "more")
     record(in_tmp)
