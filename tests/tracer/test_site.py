@@ -416,7 +416,8 @@ def test_hostile_reports_and_configuration_give_text_and_web_links_only(in_tmp, 
     links leave the site (no `javascript:`, no `data:`, no `file:`)."""
     revision = build(in_tmp)
     pyproject = in_tmp / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + 'issue_url = "javascript:alert({id})"\n')
+    # a link template that is not http(s) is a configuration error (test_untrusted); the report's links are data here
+    pyproject.write_text(pyproject.read_text() + 'issue_url = "https://example.org/issues/{id}"\n')
     body = BODY.replace("A stable sigmoid.", (
         "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
         "[data](data:text/html,hi) [file](file:///etc/passwd) [web](https://example.org/ok) ![pic](https://example.org/p.png)"

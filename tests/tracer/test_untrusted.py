@@ -500,13 +500,14 @@ def test_an_output_suffix_that_is_no_file_names_end_is_a_config_error(clean, cap
     assert code == 2 and "output_suffix must be the end of a file name with an extension" in shown
 
 
-def test_a_link_to_a_path_too_long_for_the_system_is_a_finding(clean, capsys):
+def test_a_link_to_a_path_too_long_for_the_system_is_a_finding(clean, outside, capsys):
     report = clean / REPORT
-    report.write_text(report.read_text() + f"\nSee [this]({'x' * 300}.md) and [that](../../../../../../etc/passwd).\n")
+    secret = os.path.relpath(outside / "secret.txt", report.parent)
+    report.write_text(report.read_text() + f"\nSee [this]({'x' * 300}.md) and [that]({secret}).\n")
     code, shown = run(capsys, "check")
     assert code == 1
     assert f"{REPORT}:" in shown and "C402 link points nowhere (File name too long): xxx" in shown
-    assert "C402 link points out of the project: ../../../../../../etc/passwd" in shown
+    assert f"C402 link points out of the project: {secret}" in shown
 
 
 @pytest.mark.parametrize("how", ["read-only", "a file"])
