@@ -21,12 +21,14 @@ if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does witho
     from tracer.attest import Signature
     from tracer.junit import JunitImport
     from tracer.prove import ProveResult
+    from tracer.prove_changes import ChangesResult
     from tracer.render import Document
     from tracer.reports import BugReport, ReportSet
     from tracer.site import Site
     from tracer.sshsig import AllowedSigners
     from tracer.status import BugStatus
     from tracer.testids import ProjectTests
+    from tracer.testrun import Target
 
 
 class Project:
@@ -157,11 +159,23 @@ class Project:
         bugs = [b for b in self.all_bugs() if not isinstance(b, TracerError)]
         return signers, [s for b in bugs for s in verify_bug(self.config, b.report.bug_id, b.evidence.files, signers)]
 
-    def prove(self, bug_id: str, base: str | None, repeat: int) -> ProveResult:
+    def prove_target(self, bug_id: str, base: str | None, allow_missing: bool = False) -> Target:
+        """The pre-fix revision prove may run code of (refused, with nothing run, if it may not)."""
+        from tracer.testrun import prove_target
+
+        return prove_target(self.config, self.report(bug_id), base, allow_missing)
+
+    def prove(self, bug_id: str, target: Target, repeat: int, timeout: float | None = None) -> ProveResult:
         from tracer.prove import prove_bug
 
         report = self.report(bug_id)
-        return prove_bug(self.config, report, self.tagged(report.bug_id), base, repeat)
+        return prove_bug(self.config, report, self.tagged(report.bug_id), target, repeat, timeout)
+
+    def prove_changes(self, bug_id: str, target: Target, timeout: float | None = None, jobs: int | None = None) -> ChangesResult:
+        from tracer.prove_changes import prove_changes
+
+        report = self.report(bug_id)
+        return prove_changes(self.config, report, self.tagged(report.bug_id), target, timeout, jobs)
 
     def import_junit(self, sources: Sequence[tuple[Path, str]], facts: Mapping[str, str]) -> tuple[JunitImport, tuple[Problem, ...], list[str]]:
         """Read JUnit files (path, name to show) and, where every file is sound and every evidence

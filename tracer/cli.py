@@ -18,6 +18,7 @@ from tracer.problems import ExitCode, Problem, Severity, TracerError, shown_path
 
 if TYPE_CHECKING:
     from tracer.api import Project
+    from tracer.testrun import Target
 
 FORMATS = ("text", "json", "github", "sarif")
 STATUSES = ("open", "investigating", "fixed", "verified", "closed")  # tracer.reports.Status, without importing yaml
@@ -188,31 +189,74 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
 
 
 @cli.command(short_help="Run a bug's linked tests before and after the fix.",
-             epilog=examples("tracer prove BUG-20251110-002", "tracer prove BUG-20251110-002 --base HEAD~3 --repeat 5"))
+             epilog=examples("tracer prove BUG-20251110-002", "tracer prove BUG-20251110-002 --base HEAD~3 --repeat 5",
+                             "tracer prove BUG-20251110-002 --changes --format json"))
 @click.argument("bug_id")
-@click.option("--base", metavar="REV", help="The revision before the fix (default: the report's pre_fix_revision).")
+@click.option("--base", metavar="REV", help="Take the pre-fix code from this revision, even one outside HEAD's history "
+              "(default: the report's pre_fix_revision, which must be an ancestor of HEAD).")
 @click.option("--repeat", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Run each side this many times; a test whose outcome changes is flaky, never proven.")
-def prove(bug_id: str, base: str | None, repeat: int) -> int:
-    """Run BUG_ID's linked tests before and after the fix: a proven test fails before, passes after."""
+@click.option("--changes", is_flag=True, help="Put back each change block of the fix alone and report which linked tests catch it.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Time limit of each pytest run (with --changes, by default 10 times the run on the current code, at least 120 s).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="With --changes: blocks run at once (default: the cores).")
+def prove(bug_id: str, base: str | None, repeat: int, changes: bool, fmt: str, timeout: float | None, jobs: int | None) -> int:
+    """Run BUG_ID's linked tests before and after the fix: a proven test fails before, passes after.
+    With --changes: for each change block of the fix, the linked tests that fail without it."""
+    project = _project()
+    target = project.prove_target(bug_id, base, allow_missing=changes)
+    if target.explicit and target.commit:
+        what = "pieces of the code" if changes else "the code"
+        echo(f"tracer: --base {base}: running the linked tests on {what} of commit {target.commit} ({target.subject})", err=True)
+    if changes:
+        return _prove_changes(project, bug_id, target, fmt, timeout, jobs)
+    from tracer.escape import json_text
     from tracer.evidence import Verdict
 
-    result = _project().prove(bug_id, base, repeat)
+    result = project.prove(bug_id, target, repeat, timeout)
     if not any(run.outcomes for run in result.before):
         before = result.before[0]
-        tail = "\n".join(before.output.strip().splitlines()[-15:])
-        echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{tail}", err=True)
+        echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{before.tail()}", err=True)
+    failing_after = any(v is Verdict.FAILS_AFTER for tests in result.proof.items.values() for v in tests.values())
+    if fmt == "json":
+        echo(json_text({"revision": result.proof.revision, "repeat": repeat, "environment": result.environment.as_dict,
+                        "items": result.proof.items}, indent=2, sort_keys=True))
+        return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
     echo(
         f"{bug_id}: linked tests on {result.proof.revision[:12]} (before) and on the work tree (after), "
         f"{repeat} run{'s' if repeat > 1 else ''} each, on {result.environment.label}"
     )
-    failing_after = False
     for item_id, tests in result.proof.items.items():
         for test_id, verdict in tests.items():
-            failing_after |= verdict is Verdict.FAILS_AFTER
             echo_line(f"  {item_id:<28} {verdict:<18} {test_id}")
     echo(f"the proof is kept with the evidence; `tracer render {bug_id}` shows it in the document")
     return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
+
+
+def _prove_changes(project: Project, bug_id: str, target: Target, fmt: str, timeout: float | None, jobs: int | None) -> int:
+    from tracer.escape import json_text
+
+    result = project.prove_changes(bug_id, target, timeout, jobs)
+    blocks = result.proof.results
+    if result.note:
+        echo_line(f"tracer: {result.note}", err=True)
+    if fmt == "json":
+        echo(json_text([block.as_dict() for block in blocks], indent=2))
+        return ExitCode.FINDINGS if any(block.status.finding for block in blocks) else ExitCode.CLEAN
+    from tracer.status import short_tests
+
+    echo(f"{bug_id}: {len(blocks)} change block{'s' if len(blocks) != 1 else ''} against {target.shown}, each put back "
+         f"alone, the linked tests run once for each (time limit {result.timeout:.0f} s), on {result.environment.label}")
+    for block in blocks:
+        where = f"{block.path}:{block.start_line}-{block.end_line}"
+        echo_line(f"  {where:<36} {block.status:<15} {block.qualname}")
+        if block.caught_by:
+            echo_line(f"      caught by {short_tests(list(block.caught_by)).replace('`', '')}")
+        if block.message:
+            echo_line(f"      {block.message}")
+    echo(f"the findings are kept with the evidence; `tracer render {bug_id}` shows them in the document")
+    return ExitCode.FINDINGS if any(block.status.finding for block in blocks) else ExitCode.CLEAN
 
 
 @cli.command(short_help="Check that reports, tags, documents and evidence agree.",

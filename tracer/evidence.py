@@ -1,7 +1,7 @@
 """The evidence store: which linked tests ran, where, how they ended, and on what code; manual
 sign-offs; proofs. The one module that writes evidence, through its operations
 (`record_results`, `forget_missing_tests`, `record_signoffs`, `pin_report_signoffs`,
-`record_proof`, `merge_files`): each fingerprints the bug's tagged code and updates the files
+`record_proof`, `record_change_proof`, `merge_files`): each fingerprints the bug's tagged code and updates the files
 under the bug's lock, so no caller does its own read-fingerprint-write.
 
 Evidence of a bug is a folder, `<evidence_dir>/<bug id>/`, with one JSON file per environment
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tracer.cache import ContentCache, digest_of
+from tracer.changes import ChangeProof
 from tracer.config import Config
 from tracer.environment import ATTESTATION_SUFFIX, SIGNOFFS, Environment
 from tracer.escape import json_text
@@ -100,6 +101,7 @@ class EvidenceFile:
     items: dict[str, dict[str, TestResult]] = field(default_factory=dict)  # item -> test -> result
     signoffs: dict[str, SignOff] = field(default_factory=dict)  # item -> sign-off
     proof: Proof | None = None
+    changes: ChangeProof | None = None  # tracer prove --changes
 
     def to_json(self) -> str:
         used = {r.code for tests in self.items.values() for r in tests.values()} | {s.code for s in self.signoffs.values()}
@@ -127,6 +129,8 @@ class EvidenceFile:
                 "code": self.proof.code,
                 "items": {i: {t: v.value for t, v in sorted(tests.items())} for i, tests in sorted(self.proof.items.items())},
             }
+        if self.changes is not None:
+            data["changes"] = self.changes.to_data()
         return json_text(data, indent=2, sort_keys=True) + "\n"  # lone surrogates as \\udcxx: valid UTF-8
 
     @classmethod
@@ -150,6 +154,7 @@ class EvidenceFile:
                 {i: {t: Verdict(v) for t, v in tests.items()} for i, tests in proof["items"].items()},
                 proof.get("code", ""),
             ),
+            changes=ChangeProof.from_data(data["changes"]) if "changes" in data else None,
         )
 
     def remember(self, prints: Mapping[str, str]) -> str:
@@ -413,6 +418,17 @@ def record_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], env
         stored.proof = Proof(proof.revision, proof.repeat, proof.items, code)
 
 
+def record_change_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
+                        proof: ChangeProof) -> None:
+    """Keep what `tracer prove --changes` found with the evidence of the environment its tests ran
+    in, with the code id of the code its blocks were taken from."""
+    if not environment.facts:
+        return
+    code = code_id(fingerprints(config.root, tagged))
+    with _updated(config, bug_id, environment) as stored:
+        stored.changes = ChangeProof(proof.revision, code, proof.source, proof.results)
+
+
 def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, set[tuple[str, str]]],
                          partial: set[str], environment: Environment) -> None:
     """Drop results that are really gone: a test whose file is gone (in every environment); a test
@@ -451,12 +467,18 @@ def project_tests(config: Config) -> ProjectTests:
     return ProjectTests(config.root, config.test_roots, config.max_evidence_bytes, ContentCache(config.cache("tests")))
 
 
+CHANGES_ITEM = "(prove --changes)"  # where a change block's test is named, as ghost_tests reports it
+
+
 def ghost_tests(evidence: EvidenceFile, tests: ProjectTests) -> list[tuple[str, str, str]]:
-    """(item, test id, why) of each result or proof verdict whose test the project does not have."""
+    """(item, test id, why) of each result, proof verdict or change block's catching test whose
+    test the project does not have."""
     ghosts = []
     named = [(item, test) for item, results in evidence.items.items() for test in results]
     if evidence.proof is not None:
         named += [(item, test) for item, verdicts in evidence.proof.items.items() for test in verdicts]
+    if evidence.changes is not None:
+        named += [(CHANGES_ITEM, test) for block in evidence.changes.results for test in block.caught_by]
     for item, test_id in sorted(set(named)):
         problem = tests.problem(test_id)
         if problem is not None:
@@ -490,6 +512,8 @@ def without_ghosts(evidence: BugEvidence, tests: ProjectTests) -> tuple[BugEvide
         if file.proof is not None:
             verdicts = {item: {t: v for t, v in tests_.items() if (item, t) not in gone} for item, tests_ in file.proof.items.items()}
             kept.proof = Proof(file.proof.revision, file.proof.repeat, verdicts, file.proof.code)
+        if file.changes is not None:
+            kept.changes = file.changes.without_tests({t for item, t in gone if item == CHANGES_ITEM})
         files[stem] = kept
     return BugEvidence(evidence.bug_id, files), tuple(ghosts)
 

@@ -17,16 +17,18 @@ import yaml
 
 from tracer.attest import attestation_inputs, recorded_signatures
 from tracer.cache import ContentCache, digest_of
+from tracer.changes import ChangeStatus
 from tracer.config import Config
 from tracer.diffs import DiffStatus, ScopeDiff, diff_scopes, scope_source
 from tracer.escape import MarkdownText, code_span, json_text, link_target, md_finalize, md_inline, md_with_code, unencodable, uri_path
 from tracer.evidence import evidence_files
+from tracer.fingerprint import code_id, fingerprints
 from tracer.gitio import GitError, is_shallow, resolve_revision
 from tracer.guard import TooLarge, UnsafePath, inside, read_bytes
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import Change, TaggedScope
-from tracer.status import BugStatus, ItemState
+from tracer.status import BugStatus, ItemState, short_tests
 from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split_lines_keepends
 
 if TYPE_CHECKING:
@@ -313,6 +315,7 @@ def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str
                    commit: str = "HEAD") -> list[dict[str, Any]]:
     """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
     current = read_lines(config.root, (t.path for t in bug.tagged))
+    code = code_id(fingerprints(config.root, bug.tagged)) if any(f.changes for f in bug.evidence.environments) else ""
     views = []
     for index, item in enumerate(bug.tagged, start=1):
         scope = item.scope
@@ -334,6 +337,7 @@ def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str
                 "diff": diff,
                 "link": source_link(config, item.path, scope.start_line, scope.end_line, commit),
                 "change_links": [source_link(config, item.path, c.start_line, c.end_line, commit) for c in item.changes],
+                "change_proofs": change_proof_lines(bug, item.path, scope.qualname, code),
             }
         )
     return views
@@ -370,6 +374,32 @@ def document_context(config: Config, bug: BugStatus, base: str | None, out: Path
         "next_steps": MarkdownText(report.section("Next Steps")),
         "notes": MarkdownText(report.section("Notes")),
     }
+
+
+def change_proof_lines(bug: BugStatus, path: str, qualname: str, code: str) -> list[MarkdownText]:
+    """What `tracer prove --changes` found for each change block of one scope, in each
+    environment: "Lines 25-29: caught by `test_a` in `tests/test_x.py` (on cpython 3.12 / linux)".
+    Every value from the evidence is escaped: the file is data a repository can change."""
+    lines = []
+    for file in bug.evidence.environments:
+        if file.changes is None:
+            continue
+        older = "" if file.changes.code == code else ", on code that has since changed"
+        for block in file.changes.results:
+            if (block.path, block.qualname) != (path, qualname):
+                continue
+            span = (f"Lines {block.start_line}-{block.end_line}" if block.end_line >= block.start_line
+                    else f"Lines deleted before line {block.start_line}")
+            message = md_with_code(block.message) if block.message else ""
+            if block.caught_by:
+                found = "caught by " + short_tests(list(block.caught_by))
+            elif block.status is ChangeStatus.NOT_CAUGHT:
+                found = "**caught by no linked test**"
+            else:
+                found, message = f"**{md_inline(block.status)}**" + (f": {message}" if message else ""), ""
+            span += f" ({message})" if message else ""
+            lines.append(MarkdownText(f"{span}: {found} (on {md_inline(file.environment.label)}{older})"))
+    return lines
 
 
 def grouped(items: Iterable[ItemState]) -> dict[str, list[ItemState]]:
