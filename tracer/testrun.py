@@ -36,7 +36,7 @@ class Target:
 
     @property
     def shown(self) -> str:
-        return f"{self.commit[:12]} ({self.subject})" if self.commit else self.revision
+        return self.commit[:12] if self.commit else self.revision
 
 
 def prove_target(config: Config, report: BugReport, base: str | None, allow_missing: bool = False) -> Target:
@@ -94,8 +94,8 @@ def run_linked_tests(workspace: Workspace, place: Path, bug_id: str, test_files:
     scratch = workspace.place("run")
     report = scratch / "report.json"
     options = [] if record else ["--tracer-no-evidence"]
-    command = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", SITE_PLUGIN,
+    command = [  # -P: the tree's folders go on sys.path only through tracer.provesite, after tracer itself is loaded
+        sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", SITE_PLUGIN,
         "--continue-on-collection-errors", *options, f"--tracer-select={bug_id}", f"--tracer-report={report}",
         *test_files,
     ]
