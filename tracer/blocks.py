@@ -123,7 +123,10 @@ def old_from_diff(diff: str, current: Sequence[str], start: int, end: int) -> tu
     old: list[str] = []
     position = start  # the next current line not yet taken
     in_hunk = False
-    for number, raw in enumerate(diff.split("\n"), start=1):
+    rows = diff.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()  # the end of the last line, not a line
+    for number, raw in enumerate(rows, start=1):
         hunk = _HUNK.match(raw)
         if hunk is not None:
             count = int(hunk[4]) if hunk[4] is not None else 1

@@ -1,8 +1,8 @@
 """The evidence store: which linked tests ran, where, how they ended, and on what code; manual
 sign-offs; proofs. The one module that writes evidence, through its operations
 (`record_results`, `forget_missing_tests`, `record_signoffs`, `pin_report_signoffs`,
-`record_proof`, `record_change_proof`, `merge_files`): each fingerprints the bug's tagged code and updates the files
-under the bug's lock, so no caller does its own read-fingerprint-write.
+`record_proof`, `record_change_proof`, `merge_files`): each fingerprints the bug's tagged code
+and updates the files under the bug's lock, so no caller does its own read-fingerprint-write.
 
 Evidence of a bug is a folder, `<evidence_dir>/<bug id>/`, with one JSON file per environment
 (Python, platform and the facts a project adds, such as its device), so a run replaces only its

@@ -133,7 +133,8 @@ def test_the_old_side_of_a_committed_diff_is_read_back_exactly(old, new, offset)
     diff = "".join(difflib.unified_diff(old, new, "m.py@abc", "m.py"))
     diff = _shift_hunks(diff, 0, offset)
     current = ["x\n"] * offset + list(new) + ["y\n"]
-    assert old_from_diff(diff.strip(), current, offset + 1, offset + len(new)) == tuple(old)
+    assert old_from_diff(diff, current, offset + 1, offset + len(new)) == tuple(old)
+    assert old_from_diff(diff.rstrip("\n"), current, offset + 1, offset + len(new)) == tuple(old)
 
 
 def test_a_committed_diff_that_does_not_fit_the_code_says_where():
