@@ -116,6 +116,9 @@ def _pre_fix_forms(config: Config, report: BugReport, tagged: Sequence[TaggedSco
                 old_files[item.path] = file_at(config.root, target.commit, config.in_repo(item.path))
             forms[(item.path, item.scope.qualname)] = pre_fix_from_git(old_files[item.path], item, target.commit[:12], current[item.path])
         return forms, "git", ""
+    if target.explicit:
+        raise TracerError(f"--base {target.revision} is not a commit of this clone; the kept diffs are against the "
+                          "report's pre_fix_revision: run without --base")
     kept = diffs_path(config, report)
     diffs = kept_diffs(config, report)
     shown = shown_path(kept)
@@ -167,6 +170,7 @@ def _run_block(place: Workspace, plan: _Plan, block: ChangeBlock, reverted: Reve
         copy_files(plan.config.root, plan.files, tree)
         target = tree / block.path
         original = (plan.config.root / block.path).read_bytes()
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)  # a link in the copy is replaced, never written through
         target.write_bytes(_encoded(reverted.text or "", original))
         isolated = isolation(tree, plan.tagged_paths, plan.config.source_roots, others=[plan.config.root])

@@ -397,6 +397,9 @@ def test_prove_changes_works_from_the_committed_diffs_in_a_shallow_clone(tmp_pat
         (7, 8, "not caught", []),
     ]
 
+    assert main(["prove", BUG, "--changes", "--base", "0123456789ab"]) == 2  # the kept diffs are against another revision
+    assert "--base 0123456789ab is not a commit of this clone" in capsys.readouterr().err
+
 
 def test_prove_changes_without_a_pre_fix_revision_is_a_clear_error(tmp_path, monkeypatch, capsys):
     commit_fix(tmp_path, TWO_CHANGES_BUGGY, TWO_CHANGES_FIXED, revision_line=False)
