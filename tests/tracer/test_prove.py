@@ -22,7 +22,10 @@ import pytest
 
 from tests.conftest import commit_all, git, make_files
 from tests.tracer.conftest import BUG, report_text
+from tracer.changes import ChangeProof, ChangeResult, ChangeStatus
 from tracer.cli import main
+from tracer.environment import Environment
+from tracer.evidence import EvidenceFile
 
 ITEMS = """\
   - id: edge-cases
@@ -399,6 +402,32 @@ def test_prove_changes_works_from_the_committed_diffs_in_a_shallow_clone(tmp_pat
 
     assert main(["prove", BUG, "--changes", "--base", "0123456789ab"]) == 2  # the kept diffs are against another revision
     assert "--base 0123456789ab is not a commit of this clone" in capsys.readouterr().err
+
+
+def test_a_change_proof_planted_in_the_evidence_neither_catches_with_a_ghost_test_nor_injects(tmp_path, monkeypatch, capsys):
+    """Evidence is data a pull request can change: a block "caught" by a test the project does not
+    have is caught by none, and a message cannot add a heading, a ticked box or a link."""
+    commit_fix(tmp_path, TWO_CHANGES_BUGGY, TWO_CHANGES_FIXED)
+    environment = Environment.of({"implementation": "cpython", "python": "3.11", "platform": "linux"})
+    planted = EvidenceFile(BUG, environment)
+    planted.changes = ChangeProof("abc", "", "git", (
+        ChangeResult("demo/step.py", 2, 3, "step", ChangeStatus.CAUGHT, ("tests/test_step.py::test_forged",)),
+        ChangeResult("demo/step.py", 7, 8, "scale", ChangeStatus.TIMED_OUT, (),
+                     "x\n\n## Sign-off\n- [x] approved, see [this](javascript:alert(1))"),
+    ))
+    path = tmp_path / EVIDENCE_DIR / f"{environment.file_stem}.json"
+    make_files(tmp_path, {path.relative_to(tmp_path).as_posix(): planted.to_json()})
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["render", BUG, "-o", "-"]) == 0
+    document = capsys.readouterr().out
+    assert "- Lines 2-3: **caught by no linked test** (on cpython 3.11 / linux, on code that has since changed)" in document
+    assert "test_forged" not in document
+    (line,) = [line for line in document.splitlines() if "Sign-off" in line]  # one line: no heading, no box
+    assert line == ("- Lines 7-8: **timed out**: x\\n\\n## Sign-off\\n- [x] approved, see [this\\](javascript:alert(1)) "
+                    "(on cpython 3.11 / linux, on code that has since changed)")  # `]` escaped: no link
+    assert main(["check"]) == 1
+    assert "C309 item '(prove --changes)': test 'tests/test_step.py::test_forged'" in capsys.readouterr().out
 
 
 def test_prove_changes_without_a_pre_fix_revision_is_a_clear_error(tmp_path, monkeypatch, capsys):
