@@ -39,7 +39,8 @@ def trace_as_dict(bug_id: str, tagged: Iterable[TaggedScope]) -> dict[str, Any]:
                 "start_line": t.scope.start_line,
                 "end_line": t.scope.end_line,
                 "changes": [
-                    {"start_line": c.start_line, "end_line": c.end_line, "kind": c.kind, "text": c.text}
+                    {"start_line": c.start_line, "end_line": c.end_line, "kind": c.kind, "text": c.text,
+                     "tag_lines": list(c.tag_lines or (c.tag_line,))}
                     for c in t.changes
                 ],
             }

@@ -1,15 +1,18 @@
 """The tag scanner: finds bug-ID comments and docstrings and maps each to its scope.
 
 This module is the scanner's front: the result types and text rules come from tracer.tags, the
-libcst walk from tracer.syntax (imported only when a file must be parsed: importing libcst costs
-~175 ms). `scan_file` and `scan_source` are the one place where a file's failure, whatever
-raised it, becomes that file's finding. The scanned code is never imported."""
+prefilter from tracer.prefilter, the scan itself from tracer.outline (Python's `ast` and the
+file's text), and for syntax newer than the running Python, which only libcst reads, from
+tracer.syntax (imported only then: importing libcst costs ~175 ms). `scan_file` and
+`scan_source` are the one place where a file's failure, whatever raised it, becomes that
+file's finding. The scanned code is never imported."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,22 +20,12 @@ from types import ModuleType
 
 from tracer.problems import Problem
 from tracer.sourcetext import SourceDecodeError, decode_source
-from tracer.tags import (
-    Change,
-    FileScan,
-    MalformedTag,
-    Prefilter,
-    Scope,
-    TaggedScope,
-    compile_id_pattern,
-    literal_prefix,
-    literal_starts,
-    match_tag,
-)
+from tracer.prefilter import Prefilter, literal_prefix, literal_starts
+from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, compile_id_pattern, match_tag
 
 __all__ = [
     "Change", "FileScan", "IdTags", "MalformedTag", "Prefilter", "Scope", "TaggedScope", "all_tags",
-    "compile_id_pattern", "iter_tagged", "literal_prefix", "literal_starts", "match_tag",
+    "compile_id_pattern", "iter_tagged", "literal_prefix", "literal_starts", "match_tag", "merge_blocks",
     "prefilter_for", "scan_file", "scan_source",
 ]
 
@@ -65,15 +58,31 @@ def scan_file(path: str, data: bytes, id_regex: re.Pattern[str]) -> FileScan:
 
 
 def _scan_text(path: str, source: str, id_regex: re.Pattern[str]) -> FileScan:
-    scan: FileScan = _syntax().scan_module(path, source, prefilter_for(id_regex))
-    return scan
+    outline = _module("tracer.outline")
+    prefilter = prefilter_for(id_regex)
+    collecting = gc.isenabled()
+    gc.disable()  # a syntax tree holds no cycles: collecting while it is built only costs time (10-40% of a parse)
+    try:
+        try:
+            tree = outline.parse(source)
+        except outline.Unparsable as error:
+            return FileScan(path, problems=(Problem(path, error.line, "T001", str(error)),))
+        except SyntaxError:  # maybe syntax newer than this Python, which libcst may still read
+            scan: FileScan = _module("tracer.syntax").scan_module(path, source, prefilter)
+            return scan
+        found: FileScan = outline.scan(path, source, tree, prefilter)
+        return found
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _syntax() -> ModuleType:
-    """tracer.syntax, imported on first use (it imports libcst). By sys.modules, not by
-    `from tracer import syntax`: where something dropped it from sys.modules (pytester's inline
-    runs do), a stale module would keep libcst classes that no longer match the parser's."""
-    return importlib.import_module("tracer.syntax")
+def _module(name: str) -> ModuleType:
+    """tracer.outline or tracer.syntax, imported on first use (a warm scan needs neither, and
+    tracer.syntax imports libcst). By sys.modules, not by `from tracer import syntax`: where
+    something dropped it from sys.modules (pytester's inline runs do), a stale module would keep
+    libcst classes that no longer match the parser's."""
+    return importlib.import_module(name)
 
 
 def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
@@ -94,12 +103,28 @@ def _guarded(path: str, scan: Callable[[], FileScan]) -> FileScan:
 
 
 def iter_tagged(scans: Sequence[FileScan], bug_id: str) -> Iterator[TaggedScope]:
-    """The scopes that carry a tag for `bug_id`, with only that bug's changes, sorted by path and line."""
+    """The scopes that carry a tag for `bug_id`, with only that bug's changes, sorted by path
+    and line; a block that several of the bug's tags mark is listed once (`merge_blocks`)."""
     for scan in sorted(scans, key=lambda s: s.path):
         for tagged in scan.scopes:
-            changes = tuple(c for c in tagged.changes if bug_id in c.bug_ids)
+            changes = merge_blocks(c for c in tagged.changes if bug_id in c.bug_ids)
             if changes:
                 yield TaggedScope(tagged.path, tagged.scope, changes)
+
+
+def merge_blocks(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """One change per block (its lines and kind), naming every tag that marks it: its first tag
+    line, all of them in `tag_lines`, their IDs and their texts (each once, in line order)."""
+    blocks: dict[tuple[int, int, str], list[Change]] = {}
+    for change in sorted(changes, key=lambda c: (c.start_line, c.end_line, c.kind, c.tag_line)):
+        blocks.setdefault((change.start_line, change.end_line, change.kind), []).append(change)
+    merged = []
+    for (start, end, kind), group in blocks.items():
+        texts = "; ".join(dict.fromkeys(c.text for c in group if c.text))
+        ids = tuple(dict.fromkeys(i for c in group for i in c.bug_ids))
+        lines = tuple(sorted({line for c in group for line in (c.tag_lines or (c.tag_line,))}))
+        merged.append(Change(start, end, kind, texts, ids, lines[0], lines))
+    return tuple(merged)
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,6 @@ def all_tags(scans: Sequence[FileScan]) -> tuple[IdTags, ...]:
     for scan in sorted(scans, key=lambda s: s.path):
         for tagged in scan.scopes:
             for bug_id in dict.fromkeys(i for c in tagged.changes for i in c.bug_ids):
-                changes = tuple(c for c in tagged.changes if bug_id in c.bug_ids)
+                changes = merge_blocks(c for c in tagged.changes if bug_id in c.bug_ids)
                 by_id.setdefault(bug_id, []).append(TaggedScope(tagged.path, tagged.scope, changes))
     return tuple(IdTags(bug_id, tuple(by_id[bug_id])) for bug_id in sorted(by_id))

@@ -241,7 +241,7 @@ def _scan_from_dict(data: dict[str, Any]) -> FileScan:
     return FileScan(
         data["path"],
         tuple(
-            TaggedScope(s["path"], Scope(**s["scope"]), tuple(Change(**{**c, "bug_ids": tuple(c["bug_ids"])}) for c in s["changes"]))
+            TaggedScope(s["path"], Scope(**s["scope"]), tuple(Change(**{**c, "bug_ids": tuple(c["bug_ids"]), "tag_lines": tuple(c.get("tag_lines", ()))}) for c in s["changes"]))
             for s in data["scopes"]
         ),
         tuple(MalformedTag(**m) for m in data["malformed"]),
@@ -285,7 +285,7 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
         else:
             scans[path] = cached
             index.record(path, info, cached)
-    parsed = _parse_all([(path, data) for path, _, data, _ in to_parse], regex.pattern, regex.flags)
+    parsed = _parse_all([(path, data) for path, _, data, _ in to_parse], regex)
     for (path, info, _, key), scan in zip(to_parse, parsed):
         cache.put(key, scan)
         index.record(path, info, scan)
@@ -305,39 +305,95 @@ def _read_regular(path: Path) -> bytes:
 
 
 PARALLEL_FROM = 4  # below this many files, starting worker processes costs more than it saves
+_WORKER_BASE = 60 << 20  # a worker's interpreter with tracer imported
+_WORKER_PER_BYTE = 150  # peak memory of a scan per byte of source: ast.parse's tree is most of it
 
 
-def _parse_all(items: list[tuple[str, bytes]], pattern: str, flags: int = 0) -> list[FileScan]:
-    workers = min(os.cpu_count() or 1, len(items))
+def _parse_all(items: list[tuple[str, bytes]], regex: re.Pattern[str]) -> list[FileScan]:
+    """The scans of `items`, in order: here for a few files, else in worker processes, as many
+    as the cores and the memory allow, with only a few files in flight at a time."""
+    workers = _worker_count([len(data) for _, data in items])
     if len(items) < PARALLEL_FROM or workers < 2:
-        return [_scan_bytes(path, data, pattern, flags) for path, data in items]
-    from concurrent.futures import ProcessPoolExecutor
+        return [_scan_bytes(path, data, regex) for path, data in items]
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     results: dict[int, FileScan] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {index: pool.submit(_scan_bytes, path, data, pattern, flags) for index, (path, data) in enumerate(items)}
-        for index, future in futures.items():
-            try:
-                results[index] = future.result()
-            except BrokenProcessPool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(regex.pattern, regex.flags)) as pool:
+        pending: dict[Future[FileScan], int] = {}
+        queue = iter(enumerate(items))
+        broken = False
+        while not broken:
+            for index, (path, data) in queue:
+                pending[pool.submit(_scan_in_worker, path, data)] = index
+                if len(pending) >= 2 * workers:
+                    break
+            if not pending:
                 break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                try:
+                    results[index] = future.result()
+                except BrokenProcessPool:
+                    broken = True
     for index, (path, data) in enumerate(items):
         if index not in results:  # a worker died (a crash in the native parser): one file per process
-            results[index] = _scan_alone(path, data, pattern, flags)
+            results[index] = _scan_alone(path, data, regex)
     return [results[index] for index in range(len(items))]
 
 
-def _scan_alone(path: str, data: bytes, pattern: str, flags: int) -> FileScan:
+def _worker_count(sizes: list[int]) -> int:
+    """Worker processes for files of these sizes: one per core, no more than half the memory
+    available holds (each worker may hold the largest file's tree), at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    available = _available_memory()
+    if available is not None and sizes:
+        cores = min(cores, available // 2 // (_WORKER_BASE + _WORKER_PER_BYTE * max(sizes)))
+    return max(1, min(cores, len(sizes)))
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory free for new work (Linux's MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _scan_alone(path: str, data: bytes, regex: re.Pattern[str]) -> FileScan:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_scan_bytes, path, data, pattern, flags).result()
+        with ProcessPoolExecutor(max_workers=1, initializer=_start_worker, initargs=(regex.pattern, regex.flags)) as pool:
+            return pool.submit(_scan_in_worker, path, data).result()
     except BrokenProcessPool:
         return FileScan(path, problems=(Problem(path, 1, "T001", "cannot parse: the parser crashed on this file"),))
 
 
-def _scan_bytes(path: str, data: bytes, pattern: str, flags: int = 0) -> FileScan:
-    return scan_file(path, data, re.compile(pattern, flags))
+_worker_regex: re.Pattern[str] | None = None  # a worker's ID pattern, compiled once when it starts
+
+
+def _start_worker(pattern: str, flags: int) -> None:
+    global _worker_regex
+    _worker_regex = re.compile(pattern, flags)
+
+
+def _scan_in_worker(path: str, data: bytes) -> FileScan:
+    assert _worker_regex is not None, "started without _start_worker"
+    return _scan_bytes(path, data, _worker_regex)
+
+
+def _scan_bytes(path: str, data: bytes, regex: re.Pattern[str]) -> FileScan:
+    return scan_file(path, data, regex)

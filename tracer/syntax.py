@@ -13,7 +13,6 @@ libcst-internal; tests/tracer/test_scanner*.py check the ranges against Python's
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import gc
 import sys
@@ -26,7 +25,10 @@ from libcst._nodes.internal import CodegenState
 
 from tracer.problems import Problem
 from tracer.sourcetext import split_lines
-from tracer.tags import Change, FileScan, MalformedTag, Prefilter, Scope, TaggedScope, docstring_text, ids_in, match_tag
+from tracer.outline import Unparsable
+from tracer.outline import parse as python_parse
+from tracer.prefilter import Prefilter
+from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, docstring_text, ids_in, match_tag
 
 Node = cst.CSTNode
 Chain = tuple[Node, ...]  # the nodes above a node, from the Module down to its parent
@@ -102,14 +104,6 @@ class _Walk(CodegenState):
         return _NO_POSITION  # positions come from before/after_codegen; a no-op is far cheaper
 
 
-class Unparsable(Exception):
-    """A file Python or libcst cannot parse, with the line to report."""
-
-    def __init__(self, message: str, line: int):
-        super().__init__(message)
-        self.line = line
-
-
 def parse(source: str) -> cst.Module:
     """The module, or Unparsable with the line Python itself would name. Python's own parser
     runs first: it is fast, names the right line, and refuses the deep nesting on which
@@ -117,17 +111,9 @@ def parse(source: str) -> cst.Module:
     minutes. Where only libcst fails (a construct it does not know), its own line is kept."""
     python_error: SyntaxError | None = None
     try:
-        ast.parse(source)
-    except (SyntaxError, ValueError) as error:  # ValueError: null bytes, before Python 3.12
-        message = getattr(error, "msg", None) or str(error)
-        if "\0" in source and "null bytes" in message:
-            raise Unparsable(f"cannot parse: {message}", split_lines(source[: source.index("\0")] + ".").__len__()) from None
-        if "too many" in message:  # nesting or indentation past Python's own limits
-            raise Unparsable(f"cannot parse: {message}", getattr(error, "lineno", None) or 1) from None
-        if isinstance(error, SyntaxError):  # maybe syntax newer than this Python: libcst may still read it
-            python_error = error
-    except (RecursionError, MemoryError):
-        raise Unparsable("cannot parse: nested too deeply", 1) from None
+        python_parse(source)
+    except SyntaxError as error:  # maybe syntax newer than this Python: libcst may still read it
+        python_error = error
     try:
         return _deep(lambda: cst.parse_module(source))
     except cst.ParserSyntaxError as error:

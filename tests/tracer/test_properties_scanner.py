@@ -127,3 +127,25 @@ def test_the_prefilter_never_drops_a_file_with_a_match(pattern, text, encoding):
         return
     if regex.search(source):
         assert Prefilter(regex).may_match(data)
+
+
+# The prefilter never drops a file the scan finds a tag or a malformed tag in, whichever way it
+# searches (the literal, the pattern over the bytes, or over the text)
+
+byte_atoms = st.sampled_from(["#", r"\d", r"\d+", r"\s", r"\w", r"\b", "x", "X", "-", "[^a]", "é", r"(?i)", "k", "#?"])
+byte_patterns = st.lists(byte_atoms, min_size=1, max_size=4).map("".join)
+byte_texts = st.lists(st.sampled_from(["#", " ", "x", "X", "K", "\u212a", "1", "\u0663", "-", "\x1c", "\x85", "\u00a0",
+                                       "é", "a", "\n", "# "]), max_size=12).map("".join)
+
+
+@quick
+@given(byte_patterns, byte_texts)
+def test_the_prefilter_never_drops_a_file_the_scan_finds_something_in(pattern, text):
+    try:
+        regex = compile_id_pattern(pattern)
+    except Exception:
+        return  # refused before any scan
+    data = f"x = 1\n{text}\n".encode()
+    scan = scan_file("gen.py", data, regex)
+    if scan.scopes or scan.malformed:
+        assert Prefilter(regex).may_match(data), (pattern, text)

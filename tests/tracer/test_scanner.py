@@ -489,12 +489,12 @@ def test_a_long_chain_of_concatenated_strings_is_scanned():
 
 
 def test_anything_a_file_raises_is_its_finding(monkeypatch):
-    import tracer.syntax
+    import tracer.outline
 
     def explode(*args):
         raise MemoryError("out of memory")
 
-    monkeypatch.setattr(tracer.syntax, "_walk", explode)
+    monkeypatch.setattr(tracer.outline._File, "locate", explode)
     (problem,) = scan_source("x.py", f"# {A}: x\n", ID).problems
     assert problem.code == "T001" and "MemoryError: out of memory" in problem.message
 

@@ -115,10 +115,40 @@ def test_the_prefilter_drops_files_without_the_literal():
 def test_ascii_letters_have_no_other_ignorecase_matches_than_listed():
     """The prefilter's table of non-ASCII characters that match an ASCII letter under
     IGNORECASE, checked against this Python's `re` over every code point."""
-    from tracer.tags import _IGNORECASE_EXTRAS
+    from tracer.prefilter import _IGNORECASE_EXTRAS
 
     letters = re.compile("[a-z]", re.IGNORECASE)
     found = {chr(c) for c in range(128, sys.maxunicode + 1) if letters.fullmatch(chr(c))}
     assert found == set("".join(_IGNORECASE_EXTRAS.values()))
     for lower, extras in _IGNORECASE_EXTRAS.items():
         assert all(re.fullmatch(lower, extra, re.IGNORECASE) for extra in extras)
+
+
+# Where no literal narrows the search (issue 24: Django's `#\d{4,5}\b` has only `#`)
+
+
+def test_where_no_literal_narrows_the_prefilter_runs_the_pattern_itself_over_the_bytes():
+    prefilter = Prefilter(compile_id_pattern(r"#\d{4,5}\b"))
+    assert prefilter.needles == () and prefilter.needle_regex is None and prefilter.byte_regexes
+    assert not prefilter.may_match(b"x = 1  # an ordinary comment, as in every file\n")
+    assert not prefilter.may_match(b'x = "#123"  # too short, in a string\n')
+    assert prefilter.may_match(b"# #123: too short\n")  # a malformed tag: the file is kept to report it
+    assert prefilter.may_match(b"x = 1  # #12345: fix\n")
+    assert prefilter.may_match("# caf\u00e9 #12345\n".encode())  # not ASCII: the text is searched
+    assert not prefilter.may_match("# caf\u00e9 #123\n".encode())
+
+
+def test_the_prefilter_keeps_a_file_whose_only_tag_is_malformed():
+    assert Prefilter(compile_id_pattern(r"BUG-\d{8}-\d{3}")).may_match(b"# BUG-2025: typo\n")
+    short = Prefilter(compile_id_pattern(r"X\d+"))  # the literal `X` is too short to search for alone
+    assert short.needles == ()
+    assert short.may_match(b"# X-1: typo\n") and not short.may_match(b"y = MAX_SIZE  # no tag\n")
+    assert scan_source("a.py", "# X-1: typo\n", compile_id_pattern(r"X\d+")).malformed  # what it keeps the file for
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)\u212a-\d+", r"bug\s\d+", r"(?u)bug-\d+", "caf\u00e9-\\d+"])
+def test_the_pattern_runs_over_the_text_where_bytes_could_read_it_otherwise(pattern):
+    regex = compile_id_pattern(pattern)
+    assert regex.search("# k-1 bug\x1c2 bug-3 caf\u00e9-4")
+    prefilter = Prefilter(regex)
+    assert prefilter.may_match("# k-1 bug\x1c2 bug-3 caf\u00e9-4\n".encode())

@@ -188,3 +188,29 @@ def test_a_file_that_breaks_the_scanner_is_that_files_finding_in_worker_processe
     assert scans["deep.py"].scopes and not scans["deep.py"].problems  # 3000 levels of libcst nesting
     (problem,) = scans["nul.py"].problems
     assert (problem.code, problem.line) == ("T001", 2)
+
+
+def test_the_id_pattern_is_compiled_once_per_run_not_per_file(tmp_path, monkeypatch):
+    import tracer.sources
+
+    make_files(tmp_path, {"a.py": TAGGED, "b.py": TAGGED, "c.py": TAGGED})
+    config = Config(root=tmp_path)
+    patterns: list[object] = []
+    real = tracer.sources._scan_bytes
+    monkeypatch.setattr(tracer.sources, "_scan_bytes", lambda path, data, regex: patterns.append(regex) or real(path, data, regex))
+    scan_project(config, use_cache=False)
+    assert len(patterns) == 3 and all(regex is config.id_regex for regex in patterns)
+
+
+def test_the_worker_pool_is_sized_by_memory_as_well_as_cores(monkeypatch):
+    import tracer.sources
+
+    monkeypatch.setattr(tracer.sources.os, "cpu_count", lambda: 16)
+    monkeypatch.delattr(tracer.sources.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(tracer.sources, "_available_memory", lambda: 64 << 30)
+    assert tracer.sources._worker_count([1000] * 100) == 16
+    assert tracer.sources._worker_count([1000] * 3) == 3  # no more workers than files
+    monkeypatch.setattr(tracer.sources, "_available_memory", lambda: 1 << 30)
+    assert tracer.sources._worker_count([1000, 2 << 20]) == 1  # a 2 MB file's tree is a few hundred MB
+    monkeypatch.setattr(tracer.sources, "_available_memory", lambda: None)
+    assert tracer.sources._worker_count([2 << 20] * 100) == 16  # unknown: the cores decide
