@@ -5,7 +5,6 @@ shell turns the answers into text and exit codes."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +60,8 @@ class Project:
         if bad:
             raise TracerError(f"{bad[0].code} {bad[0].message}", bad[0].path, bad[0].line)
         known = sorted({r.bug_id for r in self.reports.reports} | set(self.tagged_ids()))
+        import difflib  # only for an unknown ID
+
         close = difflib.get_close_matches(bug_id.upper(), known, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise TracerError(f"no bug report for {bug_id} in {self.config.reports_dir}/{hint}")

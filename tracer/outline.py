@@ -24,7 +24,7 @@ from typing import cast
 
 from tracer.prefilter import Prefilter
 from tracer.sourcetext import split_lines
-from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, docstring_text, ids_in, match_tag
+from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, TagMatch, docstring_text, ids_in, match_tag
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 Chain = tuple[Def, ...]  # the defs and classes around a place, outermost first; the last one owns it
@@ -72,22 +72,27 @@ def scan(path: str, source: str, tree: ast.Module, prefilter: Prefilter) -> File
     file = _File(source, tree)
     id_regex = prefilter.id_regex
 
-    def keep(value: str) -> bool:
-        return match_tag(value, id_regex) is not None or prefilter.looks_like_tag(value.lstrip("#").strip())
+    read: dict[str, TagMatch | None | bool] = {}  # a comment's tag, False where it is neither tag nor malformed
+
+    def reading(value: str) -> TagMatch | None | bool:
+        if value not in read:
+            tag = match_tag(value, id_regex)
+            read[value] = tag if tag is not None else (None if prefilter.looks_like_tag(value.lstrip("#").strip()) else False)
+        return read[value]
 
     found: dict[Def | None, tuple[Chain, list[Change]]] = {}
     scope_ends: dict[Def | None, int] = {}
     malformed = []
-    for line in file.candidate_lines(keep, prefilter.malformed_comment):
+    for line in file.candidate_lines(lambda value: reading(value) is not False, prefilter.malformed_comment):
         place = file.locate(line)
         column = file.comment_start(line, place)
         if column is None:
             continue
         value = file.text(line)[column:]
-        if not keep(value):
+        tag = reading(value)
+        if tag is False:
             continue
-        tag = match_tag(value, id_regex)
-        if tag is None:
+        if not isinstance(tag, TagMatch):
             malformed.append(MalformedTag(line, value))
             continue
         start, end = file.block(line, column, place)
@@ -257,6 +262,12 @@ class _File:
         """The tokens of a compound statement's or clause's header opening on `line`, up to its
         colon, and the line of that colon (`line` itself where the tokens cannot be read)."""
         if line in self._headers:
+            return self._headers[line]
+        text = self.text(line)
+        if _ONE_LINE_HEADER.fullmatch(text) and _balanced(text):  # most headers: no tokenizer needed
+            pieces = [tokenize.TokenInfo(tokenize.NAME if m.lastgroup == "name" else tokenize.OP, m.group(), (1, m.start()), (1, m.end()), text)
+                      for m in _PIECE.finditer(text, 0, text.rstrip().rindex(":"))]
+            self._headers[line] = (pieces, line)
             return self._headers[line]
         lines = (text + "\n" for text in self.lines[line - 1 :])
         tokens: list[tokenize.TokenInfo] = []
@@ -665,6 +676,24 @@ class _File:
         prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
         returns = _text(tokens[after + 1 :]) if after < len(tokens) and tokens[after].string == "->" else ""
         return f"{prefix} {node.name}({inner})" + (f" -> {returns}" if returns else "")
+
+
+# A header on one line, with no string, comment, backslash or lambda in it, that ends with its colon
+_ONE_LINE_HEADER = re.compile(r"(?![^'\"#\\]*\blambda\b)[^'\"#\\]*:[ \t\f]*")
+_PIECE = re.compile(r"(?P<name>\w+)|(?P<op>->|\*\*|:=|[^\s\w])")
+
+
+def _balanced(text: str) -> bool:
+    """Whether the brackets of a line close, and only at its end (the colon is then the header's)."""
+    depth = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _constant(value: int) -> Callable[[], int]:

@@ -27,6 +27,9 @@ SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", "node_mod
                 ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs"}
 
 
+_SKIPPED = re.compile("(?:^|/)(?:" + "|".join(re.escape(d) for d in sorted(SKIPPED_DIRS)) + ")(?:/|$)")
+
+
 class Selection(NamedTuple):
     """The files to scan with their stat, and a note for each file passed over."""
 
@@ -55,23 +58,23 @@ def select_files(config: Config) -> Selection:
     )
     files: list[tuple[str, os.stat_result]] = []
     notes: list[FileScan] = [_note(".", git_failure)] if git_failure else []
-    top = os.fspath(config.root)  # strings, not Paths: this loop runs once per file on every command
-    real_paths: set[str] = set()
+    top = os.path.join(os.fspath(config.root), "")  # strings, not Paths: this loop runs once per file on every command
     links: list[tuple[str, os.stat_result]] = []
+    lstat, is_regular, is_link = os.lstat, stat.S_ISREG, stat.S_ISLNK
     for path in sorted(candidates):
         if not path.endswith(".py") or (excluded and path.startswith(excluded)) or path.startswith(test_prefixes):
             continue
         try:
-            info = os.lstat(os.path.join(top, path))
+            info = lstat(top + path)
         except OSError:
             continue  # listed by git, deleted since
-        if stat.S_ISREG(info.st_mode):
+        if is_regular(info.st_mode):
             files.append((path, info))
-            real_paths.add(os.path.join(root, path))
-        elif stat.S_ISLNK(info.st_mode):
+        elif is_link(info.st_mode):
             links.append((path, info))
         else:
             notes.append(_note(path, f"not a regular file ({_file_kind(info.st_mode)}); skipped"))
+    real_paths = {os.path.join(root, path) for path, _ in files} if links else set()
     for path, _ in links:
         target = os.path.realpath(config.root / path)
         if not _inside(target, root):
@@ -139,10 +142,7 @@ def _git_files(root: Path) -> tuple[list[str] | None, str]:
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
     venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
-    return [
-        p for p in paths
-        if not (venvs and p.startswith(venvs)) and not any(part in SKIPPED_DIRS for part in p.split("/"))
-    ], ""
+    return [p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)], ""
 
 
 def _walk(root: Path, prefix: str) -> list[str]:
@@ -191,49 +191,57 @@ class ScanIndex:
 
     def __init__(self, file: Path | None, key: str):
         self.file, self.key = file, key
-        self.entries: dict[str, list[Any]] = {}
+        # Two tables, so that a warm run decodes one short string per file: the stat of every
+        # file as it was scanned, and the scans of the few files that hold a tag or a finding.
+        self.stamps: dict[str, str] = {}
+        self.scans: dict[str, Any] = {}
         self.changed = False
         self.started = time.time_ns()
         if file is None:
             return
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
-            if data.get("key") == key and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
+            if data.get("key") == key and isinstance(data.get("stamps"), dict) and isinstance(data.get("scans"), dict):
+                self.stamps, self.scans = data["stamps"], data["scans"]
         except (OSError, ValueError, AttributeError):
             pass
 
     @staticmethod
-    def _stamp(info: os.stat_result) -> list[int]:
-        return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
+    def _stamp(info: os.stat_result) -> str:
+        return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_dev}"
 
     def lookup(self, path: str, info: os.stat_result) -> tuple[bool, FileScan | None]:
         """(known, scan): a known file with scan None holds no ID."""
-        entry = self.entries.get(path)
-        if not isinstance(entry, list) or len(entry) != 6 or entry[:5] != self._stamp(info):
+        if self.stamps.get(path) != self._stamp(info):
             return False, None
+        scan = self.scans.get(path)
         try:
-            return True, _scan_from_dict(entry[5]) if entry[5] is not None else None
+            return True, _scan_from_dict(scan) if scan is not None else None
         except (ValueError, KeyError, TypeError):
             return False, None
 
     def record(self, path: str, info: os.stat_result, scan: FileScan | None) -> None:
         if self.file is None:
             return
+        self.scans.pop(path, None)
         if max(info.st_mtime_ns, info.st_ctime_ns) >= self.started - _RACY_NS:
-            self.changed |= self.entries.pop(path, None) is not None
+            self.changed |= self.stamps.pop(path, None) is not None
             return
-        self.entries[path] = [*self._stamp(info), asdict(scan) if scan is not None else None]
+        self.stamps[path] = self._stamp(info)
+        if scan is not None:
+            self.scans[path] = asdict(scan)
         self.changed = True
 
     def save(self, paths: set[str]) -> None:
         """Keep the entries of `paths` only, and write the index if anything changed."""
-        stale = set(self.entries) - paths
+        stale = set(self.stamps) - paths
         for path in stale:
-            del self.entries[path]
+            del self.stamps[path]
+        for path in set(self.scans) - set(self.stamps):
+            del self.scans[path]
         if self.file is None or not (self.changed or stale):
             return
-        text = json.dumps({"key": self.key, "entries": self.entries}, sort_keys=True)
+        text = json.dumps({"key": self.key, "stamps": self.stamps, "scans": self.scans}, sort_keys=True)
         ContentCache(self.file.parent).put(self.file.name, text)
 
 
@@ -257,7 +265,6 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     is not read; a file that cannot hold an ID is not parsed; the files that must be parsed are
     parsed in parallel when there are several."""
     regex = config.id_regex
-    prefilter = prefilter_for(regex)
     selection = select_files(config)
     folder = config.cache("scan") if use_cache else None
     cache = ScanCache(folder)
@@ -275,7 +282,7 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
         except OSError as error:
             scans[path] = FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror or error}"),))
             continue
-        if not prefilter.may_match(data):
+        if not prefilter_for(regex).may_match(data):  # built on the first file read: a warm scan reads none
             index.record(path, info, None)
             continue
         key = cache.key(data, path, f"{regex.pattern}\0{regex.flags}")  # flags: config may pass (?i) as one
