@@ -136,6 +136,7 @@ def test_trace_json_is_the_machine_interface(project, capsys):
     ]
     assert data["functions"][1]["changes"][1] == {
         "start_line": 9, "end_line": 11, "kind": "comment", "text": "Clamp inputs to prevent extreme values",
+        "tag_lines": [9],
     }
 
 
