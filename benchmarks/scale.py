@@ -240,7 +240,7 @@ def measure(name: str, tree: Path, pattern: str, versions: dict[str, Path], repe
     for version, source in versions.items():
         results[version, "scan"] = tuple(python(SCAN, [str(listing), pattern], tree, source))  # type: ignore[assignment]
         tracer = [sys.executable, "-P", "-m", "tracer"]
-        trace = [*tracer, "trace", "--all", "--format", "json"]
+        trace = [*tracer, "trace", "--all"]
         cpu, wall, peak = run(trace, tree, 1, clear, source)
         results[version, "trace cold"], results[version, "peak MB"] = (cpu, wall), (peak, 0.0)
         results[version, "trace warm"] = run(trace, tree, repeat, None, source)[:2]
@@ -278,6 +278,8 @@ def main() -> None:
             worktree = base / "baseline"
             subprocess.run(["git", "worktree", "add", "-q", "--detach", str(worktree), args.baseline], cwd=ROOT, check=True)
             versions = {"baseline": worktree, "this tree": ROOT}
+        for source in versions.values():  # as installed: compiled once (PYTHONDONTWRITEBYTECODE would leave it to every run)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(source / "tracer")], check=True, stdout=subprocess.DEVNULL)
         try:
             if "synthetic" in trees:
                 tree = base / "synthetic"

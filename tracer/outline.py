@@ -114,17 +114,6 @@ def scan(path: str, source: str, tree: ast.Module, prefilter: Prefilter) -> File
     return FileScan(path, tuple(scopes), tuple(sorted(malformed, key=lambda m: m.line)))
 
 
-def scope_ranges(source: str) -> dict[str, tuple[int, int]]:
-    """Line range (first decorator to the end of the body) of every def and class, by qualified
-    name; where two share a name, the first."""
-    file = _File(source, parse(source))
-    ranges: dict[str, tuple[int, int]] = {}
-    for chain in file.defs():
-        node = chain[-1]
-        ranges.setdefault(".".join(n.name for n in chain), (file.start(node), node.end_lineno or node.lineno))
-    return ranges
-
-
 def _docstring_changes(text: str, start: int, end: int, id_regex: re.Pattern[str]) -> list[Change]:
     """One change per ID a docstring names, with the text of the line that first names it."""
     changes = []

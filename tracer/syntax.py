@@ -1,8 +1,11 @@
-"""The libcst boundary: the one module that imports libcst, loaded only when a file must be parsed.
+"""The libcst boundary: the one module that imports libcst, loaded only for a file whose syntax
+is newer than the running Python (tracer.outline reads every other file with Python's `ast`).
 
 It parses a file and walks it once (`_walk`), maps each tag to its block and scope
-(`scan_module`), and finds every def and class by qualified name (`scope_ranges`, behind
-`tracer.scanner.find_scope`); both use the same qualname and range rules (`_qualname`, `_start`).
+(`scan_module`), and finds every def and class by qualified name (`scope_ranges`, which the
+tests check against Python's `ast`); both use the same qualname and range rules (`_qualname`,
+`_start`). One rule differs from tracer.outline's: a tag inside brackets marks its whole
+statement here, not the smallest element holding it.
 
 Why a codegen pass rather than libcst's metadata: resolving PositionProvider and
 ParentNodeProvider over a module costs two to four times its parse. libcst's codegen already

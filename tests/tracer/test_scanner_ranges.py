@@ -1,6 +1,7 @@
-"""The scanner's line ranges come from one codegen pass over libcst's tree (tracer.syntax), not
-from libcst's metadata; the diffs read old files' ranges with Python's own `ast`
-(tracer.diffs.scope_ranges). Checked here to agree on real modules."""
+"""The libcst walk (tracer.syntax, the scanner for syntax newer than the running Python) takes
+its line ranges from one codegen pass over libcst's tree, not from libcst's metadata; the diffs
+read old files' ranges with Python's own `ast` (tracer.diffs.scope_ranges). Checked here to
+agree on real modules; tests/tracer/test_outline.py checks the ast scan against the libcst walk."""
 
 from __future__ import annotations
 
