@@ -9,7 +9,9 @@ a comment can sit is compared. Scopes must be identical (name, kind, lines); eac
 must be the same, or (for a tag inside brackets, which now marks the element holding it) lie
 within the old one. Signatures may differ only where the old one kept a comment or a backslash,
 or doubled a class's commas. Files libcst does not give back as it read them are left out (the
-old walk misnumbered their lines). Exits 1 on any other difference."""
+old walk misnumbered their lines). Exits 1 on any other difference. Also counts what `tracer
+trace` lists before (one entry a tag) and after (each block once): entries repeating a block of
+their bug and scope, the largest entry, and those over 1,000 lines."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tracer import outline, syntax  # noqa: E402
 from tracer.prefilter import Prefilter  # noqa: E402
+from tracer.scanner import merge_blocks  # noqa: E402
 from tracer.sourcetext import SourceDecodeError, decode_source  # noqa: E402
 from tracer.tags import FileScan  # noqa: E402
 
@@ -32,6 +35,23 @@ from tracer.tags import FileScan  # noqa: E402
 def blocks(scan: FileScan) -> dict[tuple[str, int], tuple[int, int]]:
     return {(t.scope.qualname, c.tag_line): (c.start_line, c.end_line)
             for t in scan.scopes for c in t.changes if c.kind == "comment"}
+
+
+def listed(scan: FileScan, merged: bool, label: str, counts: Counter[str], largest: Counter[str]) -> None:
+    """What `tracer trace` lists of each bug in each scope: every tag's block before (one entry a
+    tag), each block once after (`merge_blocks`); how many entries repeat a block, how large."""
+    for tagged in scan.scopes:
+        for bug_id in dict.fromkeys(i for c in tagged.changes for i in c.bug_ids):
+            changes = [c for c in tagged.changes if bug_id in c.bug_ids]
+            entries = merge_blocks(changes) if merged else tuple(changes)
+            counts[f"entries listed, {label}"] += len(entries)
+            blocks = Counter((c.start_line, c.end_line, c.kind) for c in entries)
+            counts[f"entries repeating a block of their bug and scope, {label}"] += sum(n - 1 for n in blocks.values())
+            for change in entries:
+                size = change.end_line - change.start_line + 1
+                largest[label] = max(largest[label], size)
+                if size > 1000:
+                    counts[f"entries over 1,000 lines, {label}"] += 1
 
 
 def main() -> int:
@@ -43,6 +63,7 @@ def main() -> int:
     folders = args.folders or [Path(sysconfig.get_paths()["stdlib"])]
     prefilter = Prefilter(re.compile(args.pattern))
     counts: Counter[str] = Counter()
+    largest: Counter[str] = Counter()
     shown = 0
 
     def report(kind: str, path: Path, detail: str) -> None:
@@ -57,7 +78,11 @@ def main() -> int:
             if "site-packages" in path.relative_to(folder).parts:
                 continue
             try:
-                source = decode_source(path.read_bytes())
+                data = path.read_bytes()
+                if not prefilter.may_match(data):
+                    counts["files the prefilter passes over"] += 1
+                    continue
+                source = decode_source(data)
                 tree = outline.parse(source)
             except (OSError, SourceDecodeError, SyntaxError, outline.Unparsable):
                 counts["skipped (unreadable or not parsed by this Python)"] += 1
@@ -98,11 +123,15 @@ def main() -> int:
                     counts["lines no longer marked"] += (a2[1] - a2[0]) - (b2[1] - b2[0])
                 else:
                     report("block differs", path, f"{key}: {a2} != {b2}")
+            for label, scan, merged in (("before", old, False), ("after", new, True)):
+                listed(scan, merged, label, counts, largest)
             old_docs = sorted(c for t in old.scopes for c in t.changes if c.kind == "docstring")
             new_docs = sorted(c for t in new.scopes for c in t.changes if c.kind == "docstring")
             counts["docstring tags"] += len(old_docs)
             if old_docs != new_docs:
                 report("docstring tags differ", path, f"{set(old_docs) ^ set(new_docs)}")
+    for label in ("before", "after"):
+        counts[f"largest entry (lines), {label}"] = largest[label]
     width = max(len(k) for k in counts) + 2
     for key, value in counts.items():
         print(f"{key:<{width}} {value:>9}")

@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracer.attest import Signature
-from tracer.check import CODES, CheckResult
-from tracer.config import Config
 from tracer.escape import json_text, one_line, terminal, uri_path
 from tracer.problems import Problem, Severity
-from tracer.reports import BugReport
-from tracer.status import BugStatus
-from tracer.tags import TaggedScope
+
+if TYPE_CHECKING:  # `tracer trace` needs none of them (reports import yaml, check the evidence store)
+    from tracer.attest import Signature
+    from tracer.check import CheckResult
+    from tracer.config import Config
+    from tracer.reports import BugReport
+    from tracer.status import BugStatus
+    from tracer.tags import TaggedScope
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -131,6 +133,8 @@ def as_github(config: Config, problems: Sequence[Problem]) -> str:
 
 def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
     """SARIF 2.1.0, as GitHub code scanning reads it."""
+    from tracer.check import CODES
+
     used = sorted({p.code for p in problems} | set(CODES))
     rules = [
         {
