@@ -501,7 +501,8 @@ def _from_cache(text: str | None) -> BugReport | list[Problem] | None:
             return [Problem(path, line, code, message, ProblemSeverity(severity)) for path, line, code, message, severity in data["problems"]]
         report = data["report"]
         checklist = tuple(
-            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None}))
+            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None,
+                                     "kind": ItemKind(item.get("kind", ItemKind.RUNTIME))}))
             for item in report["checklist"]
         )
         return BugReport(**(report | {

@@ -65,11 +65,14 @@ class TestRun:
     ran: int | None  # how many of the bug's changed lines it ran; None where that was not recorded
     of: int  # the bug's changed lines that run when called (not at import)
     scopes: tuple[str, ...]  # the tagged scopes it ran, by qualname
+    junit: bool = False  # its results came from JUnit XML, which says nothing of the lines a test ran
 
     @property
     def sentence(self) -> MarkdownText:
         """"`test_x` ran 12 of 15 changed lines (in `DiceLoss._compute`, `DBHead.forward`)"."""
         name = code_span(self.test) + (f" ({self.cases} cases)" if self.cases > 1 else "")
+        if self.ran is None and self.junit:
+            return MarkdownText(f"{name}: imported from JUnit, which does not say which lines a test ran")
         if self.ran is None:
             return MarkdownText(f"{name}: which lines it ran is not recorded; rerun the tests")
         if not self.scopes:
@@ -293,7 +296,7 @@ class ChangedLines:
             found = self.numbers(group)
             cases = len({r.test_id for r in group})
             if found is None:
-                runs.append(TestRun(name, cases, None, self.total, ()))
+                runs.append(TestRun(name, cases, None, self.total, (), all(r.source == "junit" for r in group)))
                 continue
             scopes = sorted(found, key=lambda s: (order.get(s, len(order)), s))
             ran = sum(len(found.get(scope, set()) & numbers) for scope, numbers in self.changed.items())
