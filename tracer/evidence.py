@@ -10,7 +10,10 @@ own environment's results, results from another machine are added by copying or 
 and two branches that each ran somewhere else merge in git without a conflict. `signoffs.json`
 beside them holds manual sign-offs. Files are deterministic (sorted, no times, no commit ids): a
 rerun on unchanged code writes the same bytes. Every file is checked against a versioned JSON
-Schema (`tracer/schemas/`) when it is read."""
+Schema (`tracer/schemas/`) when it is read: schema 2 adds, to each result, the tagged scopes its
+test ran and their lines (`executed`, as line ranges of the scope's logical lines: tracer.lines),
+and the lines seen to run at import (`imported`); files of schema 1 are still read, their results
+with no executed lines (a run rewrites them as schema 2)."""
 
 from __future__ import annotations
 

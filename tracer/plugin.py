@@ -17,7 +17,7 @@ import difflib
 import hashlib
 import json
 import os
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -258,7 +258,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _keep(config, items, lambda item: bool(links_of(item)) and (item.nodeid in found.tests or item.nodeid not in found.recorded))
 
 
-def _keep(config: pytest.Config, items: list[pytest.Item], wanted: Any) -> None:
+def _keep(config: pytest.Config, items: list[pytest.Item], wanted: Callable[[pytest.Item], bool]) -> None:
     """Deselect the items `wanted` says no to, as `-k` would."""
     keep = [item for item in items if wanted(item)]
     drop = [item for item in items if not wanted(item)]

@@ -714,4 +714,4 @@ def fixture_scope_key(argname: str, baseid: str, scope: str, node_id: str, param
     return f"{baseid}::{argname} ({scope} {node_id or '<session>'})" + ("" if param_index is None else f"[{param_index}]")
 
 
-__all__ = ["Executions", "LineRecorder", "ProcessRecording", "Unavailable", "fixture_scope_key", "Callable"]
+__all__ = ["Executions", "LineRecorder", "ProcessRecording", "Unavailable", "fixture_scope_key", "instrument"]
