@@ -442,3 +442,18 @@ def test_the_site_and_the_index_say_what_the_tests_ran(calc, capsys):
     assert main(["site", "-o", "site"]) == 0
     page = next((calc.path / "site").rglob("bug-*.html")).read_text()
     assert "<code>test_clamps</code> ran 2 of 5 changed lines (in <code>clamp</code>)" in page
+
+
+def test_a_sign_off_is_pinned_to_the_scopes_its_items_tests_ran_or_to_the_whole_bug(calc, capsys):
+    edit(calc, REPORT, "  - id: named\n", "  - id: reviewed\n    group: Validation\n    text: Reviewed\n  - id: named\n")
+    calc.runpytest().assert_outcomes(passed=2)
+    edit(calc, "demo/calc.py", "low = max(x, 0.0)", "low = max(x, 0.0) + 0.0")  # test_clamps ran it: stale
+    assert "**stale**" in item_line(document(capsys), "clamps")
+    assert main(["signoff", BUG, "clamps", "--by", "Ada", "--reason", "read the new clamp"]) == 0
+    assert main(["signoff", BUG, "reviewed", "--by", "Ada", "--reason", "read the fix"]) == 0
+    edit(calc, "demo/calc.py", "return clamp(x) * k", "return k * clamp(x)")  # no linked test ran scale
+    text = document(capsys)
+    assert "**manual**: signed off by Ada: read the new clamp" in item_line(text, "clamps")  # pinned to clamp
+    assert "**stale**: signed off by Ada on code that has since changed: `demo/calc.py::scale`" in item_line(text, "reviewed")
+    edit(calc, "demo/calc.py", "return min(low, 1.0)", "return min(low, 1.0) + 0.0")
+    assert "**stale**" in item_line(document(capsys), "clamps")
