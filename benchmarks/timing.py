@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import time
@@ -27,3 +29,27 @@ def print_table(header: tuple[str, str, str], rows: list[tuple[str, float, float
     print("-" * (width + 20))
     for label, value, ratio in rows:
         print(f"{label:<{width}} {value:>9{value_format}} {ratio:>9.3f}")
+
+
+def median_process_times(command: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median seconds of `command` run `repeat` times: (CPU, wall). The CPU time (user and system,
+    of the process and its children) is the steadier figure on a machine others share."""
+    cpu, wall = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, env=env or dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def print_times(title: str, rows: list[tuple[str, float, float]]) -> None:
+    """Rows of (label, CPU s, wall s), with ratios to the first row."""
+    width = max(len(title), *(len(label) for label, _, _ in rows)) + 2
+    print(f"{title:<{width}} {'cpu s':>8} {'ratio':>7} {'wall s':>8} {'ratio':>7}")
+    print("-" * (width + 34))
+    base_cpu, base_wall = rows[0][1], rows[0][2]
+    for label, cpu, wall in rows:
+        print(f"{label:<{width}} {cpu:>8.2f} {cpu / base_cpu:>7.3f} {wall:>8.2f} {wall / base_wall:>7.3f}")

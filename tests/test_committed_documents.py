@@ -89,3 +89,74 @@ def test_tracer_check_is_clean_on_this_repository(monkeypatch, capsys):
 
     monkeypatch.chdir(ROOT)
     assert main(["check"]) == 0, capsys.readouterr().out
+
+
+STATIC_ITEMS = {"indexed-with-bug-id", "lowercase-filenames", "docstrings-reference-bug"}
+
+
+def checklist() -> dict[str, list[str]]:
+    """Each item of the document's Testing Status, with the lines under it."""
+    text = DOCUMENT.read_text().split("## Testing Status", 1)[1].split("\n## ", 1)[0]
+    items: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        found = re.match(r"- \[[ x]\] .*\(`([a-z0-9-]+)`\): \*\*(\w+)\*\*", line)
+        if found:
+            current = found.group(1)
+            items[current] = [found.group(2)]
+        elif current and line.startswith("    - "):
+            items[current].append(line[6:])
+    return items
+
+
+def test_every_test_verified_item_shows_the_changed_lines_its_tests_ran():
+    items = checklist()
+    verified = {item for item, lines in items.items() if lines[0] == "verified"}
+    assert len(verified) == 16
+    for item in verified:
+        runs = [line for line in items[item][1:] if not line.startswith("Proof against")]
+        if item in STATIC_ITEMS:
+            assert runs == ["checked without running the code (`kind: static`)"], item
+        else:
+            assert runs and all(re.fullmatch(r"`\w+`( \(\d+ cases\))? ran \d+ of \d+ changed lines \(in `[\w.]+`(, `[\w.]+`)*\)", r)
+                                for r in runs), (item, runs)
+
+
+def test_an_edit_to_train_step_alone_stales_only_the_items_whose_tests_ran_it(tmp_path):
+    """Per-test staleness on this repository's own evidence: parentheses added in `train_step`
+    stale the results of the tests that ran it (through the training fixtures, or directly), and
+    no other; an item stays verified while one of its tests that did not run it passes."""
+    import shutil
+
+    from tracer.api import Project
+    from tracer.config import load_config
+    from tracer.status import ItemStatus
+
+    for folder in ("ocr", "docs/bug_reports", "templates", "tests/ocr"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    before = Project(load_config(tmp_path)).bug(BUG)
+    assert all(r.current for item in before.items for r in item.results)
+
+    train = tmp_path / "ocr/train.py"
+    train.write_text(train.read_text().replace('    images = batch["image"]\n', '    images = (batch["image"])\n', 1))
+    after = Project(load_config(tmp_path)).bug(BUG)
+
+    ran_train_step = {
+        r.test_id.partition("::")[2] for item in after.items for r in item.results
+        if r.executed and "ocr/train.py::train_step" in dict(r.executed)
+    }
+    assert ran_train_step == {
+        "test_train_400_steps_float32", "test_train_200_steps_bfloat16_autocast", "test_validation_metrics",
+        "test_finite_loss[float32_run]", "test_finite_loss[bfloat16_run]",
+        "test_grad_norm_range[float32_run]", "test_grad_norm_range[bfloat16_run]",
+        "test_one_host_sync_per_training_step[float32]", "test_one_host_sync_per_training_step[bfloat16]",
+        "test_one_host_sync_per_training_step[float16]", "test_error_messages_from_the_training_step",
+    }
+    stale = {r.test_id.partition("::")[2] for item in after.items for r in item.results if not r.current}
+    assert stale == ran_train_step
+    states = {item.id: item.state for item in after.items}
+    assert [item for item, state in states.items() if state is ItemStatus.STALE] == ["validation-metrics"]
+    assert all(states[i.id] is i.state for i in before.items if i.id != "validation-metrics")
+    train_200 = next(item for item in after.items if item.id == "train-200-steps")
+    assert "stale: `test_train_200_steps_bfloat16_autocast`, `test_train_400_steps_float32`" in train_200.detail

@@ -52,6 +52,7 @@ CODES: dict[str, str] = {
     "W502": "the diff base of a report is missing from this clone (a shallow clone?): diffs are kept as committed",
     "W503": "an evidence file in tracer 0.1's format, which is no longer read",
     "W504": "a manual sign-off in the report that is not pinned to the code (`tracer signoff` pins it)",
+    "W505": "a linked test that ran none of its bug's tagged code, for an item not marked `kind: static`",
 }
 __doc__ = (__doc__ or "") + "\n" + "\n".join(f"    {code}  {text}" for code, text in CODES.items())
 
@@ -210,6 +211,13 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
         if item.state in (ItemStatus.STALE, ItemStatus.FAILED):  # UNKNOWN: the file's own T001 says why
             problems.append(Problem(report.path, line, "C301", f"item {item.id!r} is {item.state}: {item.detail}",
                                     subject=f"{report.bug_id}/{item.id}"))
+        for run in item.ran_nothing:
+            problems.append(Problem(
+                report.path, line, "W505",
+                f"item {item.id!r}: {run.test} ran none of {report.bug_id}'s tagged code, so its result says nothing of the fix "
+                "(a test of something else, or code run in a subprocess, which tracer does not observe); an item checked "
+                "without running the code says `kind: static`", Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
+            ))
         if item.state is ItemStatus.OPEN:
             problems.append(Problem(
                 report.path, line, "W501", f"item {item.id!r} is verified by no test and has no manual sign-off ({item.detail})",

@@ -303,6 +303,27 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allo
     return ExitCode.FINDINGS if errors else ExitCode.CLEAN
 
 
+@cli.command(short_help="The linked tests whose executed code changed since a revision.",
+             epilog=examples("tracer affected", "tracer affected --base HEAD~1 --format json",
+                             "python -m pytest --tracer-affected HEAD~1"))
+@click.option("--base", metavar="REV", default="HEAD", show_default=True, help="Compare the work tree with this revision.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def affected(base: str, fmt: str) -> int:
+    """The linked tests whose executed tagged code changed since REV, one test id a line: those
+    that ran a changed scope, and those with no recorded execution. `pytest --tracer-affected
+    REV` runs exactly these."""
+    from tracer.affected import affected_tests
+    from tracer.formats import affected_json
+
+    result = affected_tests(_project().config, base)
+    if fmt == "json":
+        echo(affected_json(result), nl=False)
+    else:
+        for test in result.affected:
+            echo_line(test.test_id)
+    return ExitCode.CLEAN
+
+
 @cli.command(short_help="Write a new bug report with the next free ID.",
              epilog=examples("tracer new \"NaN gradients in training\" --severity High"))
 @click.argument("title")

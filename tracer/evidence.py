@@ -10,7 +10,10 @@ own environment's results, results from another machine are added by copying or 
 and two branches that each ran somewhere else merge in git without a conflict. `signoffs.json`
 beside them holds manual sign-offs. Files are deterministic (sorted, no times, no commit ids): a
 rerun on unchanged code writes the same bytes. Every file is checked against a versioned JSON
-Schema (`tracer/schemas/`) when it is read."""
+Schema (`tracer/schemas/`) when it is read: schema 2 adds, to each result, the tagged scopes its
+test ran and their lines (`executed`, as line ranges of the scope's logical lines: tracer.lines),
+and the lines seen to run at import (`imported`); files of schema 1 are still read, their results
+with no executed lines (a run rewrites them as schema 2)."""
 
 from __future__ import annotations
 
@@ -33,12 +36,14 @@ from tracer.escape import json_text
 from tracer.fileio import atomic_write, project_lock, safe_name
 from tracer.fingerprint import FINGERPRINT_SCHEME, code_id, fingerprints
 from tracer.guard import UnsafePath, inside, read_bytes, read_named, write_target
+from tracer.lines import parse_ranges
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.tags import TaggedScope
 from tracer.testids import ProjectTests
 
-SCHEMA_VERSION = 1  # of the evidence file (tracer/schemas/evidence-1.schema.json)
+SCHEMA_VERSION = 2  # of the evidence file written (tracer/schemas/evidence-2.schema.json)
+READ_VERSIONS = (1, 2)  # 1: no executed lines; its results read as "rerun the tests" for them
 SCHEMA_FILE = Path(__file__).parent / "schemas" / f"evidence-{SCHEMA_VERSION}.schema.json"
 
 
@@ -70,6 +75,12 @@ class TestResult:
     outcome: Outcome
     code: str  # the code id of the fingerprints the test ran on
     source: str = ""  # "" for tracer's pytest plugin; "junit" for `tracer evidence import-junit`
+    executed: tuple[tuple[str, str], ...] | None = None  # (scope, line ranges) it ran; None: not recorded
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """The tagged scopes the test ran (None where that was not recorded)."""
+        return None if self.executed is None else frozenset(scope for scope, _ in self.executed)
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class EvidenceFile:
     signoffs: dict[str, SignOff] = field(default_factory=dict)  # item -> sign-off
     proof: Proof | None = None
     changes: ChangeProof | None = None  # tracer prove --changes
+    imported: dict[str, str] = field(default_factory=dict)  # scope run at import -> the line ranges seen to run
 
     def to_json(self) -> str:
         used = {r.code for tests in self.items.values() for r in tests.values()} | {s.code for s in self.signoffs.values()}
@@ -112,11 +124,12 @@ class EvidenceFile:
             "environment": self.environment.as_dict,
             "fingerprints": {k: dict(sorted(v.items())) for k, v in sorted(self.fingerprints.items()) if k in used},
             "items": {
-                item: {test: {"outcome": r.outcome.value, "code": r.code, **({"source": r.source} if r.source else {})}
-                       for test, r in sorted(tests.items())}
+                item: {test: _result_json(r) for test, r in sorted(tests.items())}
                 for item, tests in sorted(self.items.items()) if tests
             },
         }
+        if self.imported:
+            data["imported"] = dict(sorted(self.imported.items()))
         if self.signoffs:
             data["signoffs"] = {
                 i: {"by": s.by, "reason": s.reason, "code": s.code, **({"from_report": True} if s.from_report else {})}
@@ -143,9 +156,11 @@ class EvidenceFile:
             scheme=data["fingerprint_scheme"],
             fingerprints=data["fingerprints"],
             items={
-                item: {test: TestResult(Outcome(r["outcome"]), r["code"], r.get("source", "")) for test, r in tests.items()}
+                item: {test: TestResult(Outcome(r["outcome"]), r["code"], r.get("source", ""), _executed(r.get("executed")))
+                       for test, r in tests.items()}
                 for item, tests in data["items"].items()
             },
+            imported=dict(data.get("imported", {})),
             signoffs={
                 item: SignOff(s["by"], s["reason"], s["code"], s.get("from_report", False)) for item, s in data.get("signoffs", {}).items()
             },
@@ -162,17 +177,32 @@ class EvidenceFile:
         self.fingerprints[identity] = dict(prints)
         return identity
 
-    def record(self, item_id: str, test_id: str, outcome: Outcome, prints: Mapping[str, str], source: str = "") -> None:
-        """A test's result; a skip never replaces a result the test had in this environment."""
+    def record(self, item_id: str, test_id: str, outcome: Outcome, prints: Mapping[str, str], source: str = "",
+               executed: Mapping[str, str] | None = None) -> None:
+        """A test's result, with the scopes and lines it ran where they were recorded; a skip
+        never replaces a pass or a failure the test had in this environment."""
         tests = self.items.setdefault(item_id, {})
-        if outcome is Outcome.SKIPPED and test_id in tests:
+        if outcome is Outcome.SKIPPED and test_id in tests and tests[test_id].outcome is not Outcome.SKIPPED:
             return
-        tests[test_id] = TestResult(outcome, self.remember(prints), source)
+        tests[test_id] = TestResult(outcome, self.remember(prints), source, _executed(executed))
 
     def forget(self, keep: Callable[[str, str], bool]) -> None:
         """Keep the results `keep(item, test)` says are still linked and present."""
         self.items = {item: {t: r for t, r in tests.items() if keep(item, t)} for item, tests in self.items.items()}
         self.items = {item: tests for item, tests in self.items.items() if tests}
+
+
+def _executed(data: Mapping[str, str] | None) -> tuple[tuple[str, str], ...] | None:
+    return None if data is None else tuple(sorted((str(k), str(v)) for k, v in data.items()))
+
+
+def _result_json(result: TestResult) -> dict[str, Any]:
+    data: dict[str, Any] = {"outcome": result.outcome.value, "code": result.code}
+    if result.source:
+        data["source"] = result.source
+    if result.executed is not None:
+        data["executed"] = dict(result.executed)
+    return data
 
 
 @dataclass(frozen=True)
@@ -243,13 +273,13 @@ def legacy_evidence_path(config: Config, bug_id: str) -> Path:
 
 
 @cache
-def _schema_text() -> str:
-    return SCHEMA_FILE.read_text(encoding="utf-8")
+def _schema_text(version: int = SCHEMA_VERSION) -> str:
+    return (SCHEMA_FILE.parent / f"evidence-{version}.schema.json").read_text(encoding="utf-8")
 
 
 @cache
-def _schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(_schema_text())
+def _schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(_schema_text(version))
     return loaded
 
 
@@ -290,21 +320,38 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
     broken = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
     if broken:
         raise EvidenceError(f"evidence file is not valid: a lone surrogate (\\ud800-\\udfff) at {_shorter(broken)} is no text", shown, 1)
+    declared = data.get("schema_version") if isinstance(data, dict) else None
+    version = declared if isinstance(declared, int) and not isinstance(declared, bool) and declared in READ_VERSIONS else SCHEMA_VERSION
     store = ContentCache(cache_folder)
-    key = "valid-" + digest_of(_schema_text(), text)
+    key = "valid-" + digest_of(_schema_text(version), text)
     if store.get(key) is None:
         import jsonschema
 
-        errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = sorted(jsonschema.Draft202012Validator(_schema(version)).iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "the top level"
             raise EvidenceError(
-                f"evidence file is not valid: it breaks schema {SCHEMA_VERSION} at {_shorter(where)}: {_shorter(errors[0].message)}; "
+                f"evidence file is not valid: it breaks schema {version} at {_shorter(where)}: {_shorter(errors[0].message)}; "
                 "fix or delete the file and rerun the tests", shown, 1,
             )
+        _check_ranges(data, shown)
         store.put(key, "valid")
     valid: dict[str, Any] = data  # the schema says it is an object
     return valid
+
+
+def _check_ranges(data: dict[str, Any], shown: str) -> None:
+    """Line ranges the schema's pattern lets through but no writer writes ("5-2", "3,1")."""
+    places = [(f"items/{item}/{test}/executed/{scope}", text)
+              for item, tests in data.get("items", {}).items() for test, result in tests.items()
+              for scope, text in result.get("executed", {}).items()]
+    places += [(f"imported/{scope}", text) for scope, text in data.get("imported", {}).items()]
+    for where, text in places:
+        try:
+            parse_ranges(text)
+        except ValueError as error:
+            raise EvidenceError(f"evidence file is not valid: at {where}: {error}; fix or delete the file and rerun the tests",
+                                shown, 1) from None
 
 
 def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
@@ -360,13 +407,19 @@ def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[
 
 
 def record_results(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
-                   results: Iterable[tuple[str, str, Outcome]], source: str = "") -> None:
+                   results: Iterable[tuple[str, str, Outcome]], source: str = "",
+                   executed: Mapping[str, Mapping[str, str]] | None = None, imported: Mapping[str, str] | None = None) -> None:
     """Record (item, test, outcome) results of one run in its environment's file, on the bug's
-    tagged code as it is now; `source` marks results another runner reported ("junit")."""
+    tagged code as it is now; `source` marks results another runner reported ("junit"). With
+    them, the scopes and line ranges each test ran (`executed`, by test id; a test not in it has
+    its execution unrecorded) and the lines seen to run at import (`imported`: they replace
+    those recorded before)."""
     prints = fingerprints(config.root, tagged)
     with _updated(config, bug_id, environment) as evidence:
         for item_id, test_id, outcome in results:
-            evidence.record(item_id, test_id, outcome, prints, source)
+            evidence.record(item_id, test_id, outcome, prints, source, None if executed is None else executed.get(test_id))
+        if imported:
+            evidence.imported = dict(imported)
 
 
 def record_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedScope],

@@ -78,13 +78,20 @@ def fingerprints(root: Path, tagged: Iterable[TaggedScope]) -> dict[str, str]:
     by its tagged blocks only: its functions have fingerprints of their own. A tagged file that
     cannot be read now is an error naming it, never the fingerprint of no code."""
     sources: dict[str, list[str]] = {}
-    result = {}
+    tagged = list(tagged)
     for item in tagged:
         if item.path not in sources:
             try:
                 sources[item.path] = split_lines(read_source(root / item.path))
             except (OSError, SourceDecodeError) as error:
                 raise TracerError(f"cannot read tagged file to fingerprint it: {error}", item.path) from None
+    return fingerprints_of_lines(sources, tagged)
+
+
+def fingerprints_of_lines(sources: Mapping[str, list[str]], tagged: Iterable[TaggedScope]) -> dict[str, str]:
+    """`fingerprints` of files given as their lines (a file at another revision, say)."""
+    result = {}
+    for item in tagged:
         lines = sources[item.path]
         if item.scope.kind == "module":
             text = "\n".join("\n".join(lines[c.start_line - 1 : c.end_line]) for c in item.changes)

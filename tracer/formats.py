@@ -19,6 +19,7 @@ from tracer.escape import json_text, one_line, terminal, uri_path
 from tracer.problems import Problem, Severity
 
 if TYPE_CHECKING:  # `tracer trace` needs none of them (reports import yaml, check the evidence store)
+    from tracer.affected import Affected
     from tracer.attest import Signature
     from tracer.check import CheckResult
     from tracer.config import Config
@@ -68,15 +69,31 @@ def item_json(bug: BugStatus, signed: Mapping[str, Signature] | None = None) -> 
             "id": item.id,
             "state": str(item.state),
             "detail": item.detail,
+            "kind": str(item.kind),
             "verified_in": list(item.verified_in),
+            "execution": list(item.execution),
+            "runs": [
+                {"test": run.test, "cases": run.cases, "changed_lines_run": run.ran, "changed_lines": run.of, "scopes": list(run.scopes)}
+                for run in item.runs
+            ],
             "results": [
                 {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current,
+                 "executed": None if r.executed is None else dict(r.executed),
                  **({"signature": signed[r.environment].as_dict} if r.environment in signed else {})}
                 for r in item.results
             ],
         }
         for item in bug.items
     ]
+
+
+def affected_json(result: Affected) -> str:
+    """The JSON of `tracer affected`: the tests to run again, and why."""
+    data = {
+        "base": result.base,
+        "tests": [{"test": a.test_id, "bug_id": a.bug_id, "reason": a.reason} for a in result.affected],
+    }
+    return json_text(data, indent=2) + "\n"
 
 def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
     """One line a finding (its path and message flattened: no value adds a line), then the diffs."""

@@ -50,6 +50,14 @@ class Status(StrEnum):
         return self in (Status.FIXED, Status.VERIFIED, Status.CLOSED)
 
 
+class ItemKind(StrEnum):
+    """How an item's tests check it: by running the tagged code (the default), or by reading the
+    code, the report or the files without running it (`static`: no W505 when they run none)."""
+
+    RUNTIME = "runtime"
+    STATIC = "static"
+
+
 @dataclass(frozen=True)
 class ManualSignOff:
     by: str
@@ -63,6 +71,7 @@ class ChecklistItem:
     text: str
     manual: ManualSignOff | None = None
     line: int = 1  # where the item starts in the report
+    kind: ItemKind = ItemKind.RUNTIME
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,7 @@ _ITEM_SCHEMA: dict[str, _Field] = {
     "group": _Field(_text),
     "text": _Field(_text),
     "manual": _Field(lambda value: value, required=False),
+    "kind": _Field(lambda value: ItemKind.RUNTIME if value is None else _choice(ItemKind)(value), required=False),
 }
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -377,7 +387,8 @@ def _checklist(raw: Any, lines: dict[str, int], problem: Callable[[str, str], No
             else:
                 sign_off = ManualSignOff(manual["by"], manual["reason"])
         if all(isinstance(values.get(n), str) for n in ("id", "group", "text")):
-            items.append(ChecklistItem(values["id"], values["group"], values["text"], sign_off, lines.get(key, 1)))
+            items.append(ChecklistItem(values["id"], values["group"], values["text"], sign_off, lines.get(key, 1),
+                                       values.get("kind", ItemKind.RUNTIME)))
     return tuple(items)
 
 
@@ -490,7 +501,8 @@ def _from_cache(text: str | None) -> BugReport | list[Problem] | None:
             return [Problem(path, line, code, message, ProblemSeverity(severity)) for path, line, code, message, severity in data["problems"]]
         report = data["report"]
         checklist = tuple(
-            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None}))
+            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None,
+                                     "kind": ItemKind(item.get("kind", ItemKind.RUNTIME))}))
             for item in report["checklist"]
         )
         return BugReport(**(report | {

@@ -90,7 +90,7 @@ def test_results_from_another_machine_merge_with_one_command(machines, monkeypat
     broken = carried.with_name("broken.json")
     broken.write_text(json.dumps({"bug_id": BUG}))
     assert main(["evidence", "merge", str(carried), str(broken)]) == 2
-    assert "broken.json:1: evidence file is not valid: it breaks schema 1" in capsys.readouterr().err
+    assert "broken.json:1: evidence file is not valid: it breaks schema 2" in capsys.readouterr().err
     assert not gpu.exists()  # nothing is written when any file is bad
 
     assert main(["evidence", "merge", str(carried)]) == 0
@@ -108,7 +108,7 @@ def test_an_evidence_file_of_the_wrong_shape_is_named_never_a_traceback(machines
 
     assert main(["render", BUG]) == 2
     err = capsys.readouterr().err
-    assert f"{evidence_file(machines, 'cpu')}:1: evidence file is not valid: it breaks schema 1 at items/edge-cases" in err
+    assert f"{evidence_file(machines, 'cpu')}:1: evidence file is not valid: it breaks schema 2 at items/edge-cases" in err
 
     assert main(["check"]) == 1
     assert "C301 evidence file is not valid" in capsys.readouterr().out

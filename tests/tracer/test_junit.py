@@ -97,6 +97,7 @@ def test_a_pytest_junit_file_ticks_the_items_it_verifies_in_the_given_environmen
     document = capsys.readouterr().out
     assert "[x] Edge cases (`edge-cases`): **verified**: by `test_edges` in `tests/test_step.py` on python 3.12 / runner bazel (from JUnit)" in document
     assert "[ ] Gradient (`gradient`): **failed**" in document
+    assert "    - `test_edges`: imported from JUnit, which does not say which lines a test ran" in document
 
 
 def test_the_same_import_twice_writes_the_same_bytes(fresh, junit, capsys):
