@@ -391,7 +391,8 @@ def change_proof_lines(bug: BugStatus, path: str, qualname: str, code: str) -> l
         for block in file.changes.results:
             if (block.path, block.qualname) != (path, qualname):
                 continue
-            span = (f"Lines {block.start_line}-{block.end_line}" if block.end_line >= block.start_line
+            span = (f"Line {block.start_line}" if block.end_line == block.start_line
+                    else f"Lines {block.start_line}-{block.end_line}" if block.end_line > block.start_line
                     else f"Lines deleted before line {block.start_line}")
             message = md_with_code(block.message) if block.message else ""
             if block.caught_by:
