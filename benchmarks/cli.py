@@ -42,7 +42,9 @@ def main() -> None:
     if args.baseline:
         with tempfile.TemporaryDirectory(prefix="tracer-baseline-") as folder:
             tree = Path(folder) / "tree"
-            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), args.baseline], cwd=ROOT, check=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", "--quiet", str(tree), args.baseline], cwd=ROOT, check=True
+            )
             try:
                 os.environ["PYTHONPATH"] = str(tree)  # the old tracer, imported from its own tree
                 measured += rows_for(f"baseline {args.baseline}, this tree", ROOT, args.repeat)

@@ -33,8 +33,12 @@ from tracer.tags import FileScan  # noqa: E402
 
 
 def blocks(scan: FileScan) -> dict[tuple[str, int], tuple[int, int]]:
-    return {(t.scope.qualname, c.tag_line): (c.start_line, c.end_line)
-            for t in scan.scopes for c in t.changes if c.kind == "comment"}
+    return {
+        (t.scope.qualname, c.tag_line): (c.start_line, c.end_line)
+        for t in scan.scopes
+        for c in t.changes
+        if c.kind == "comment"
+    }
 
 
 def listed(scan: FileScan, merged: bool, label: str, counts: Counter[str], largest: Counter[str]) -> None:
@@ -103,12 +107,21 @@ def main() -> int:
             counts["scopes"] += len(old_scopes)
             for key in old_scopes.keys() | new_scopes.keys():
                 a, b = old_scopes.get(key), new_scopes.get(key)
-                if a is None or b is None or (a.qualname, a.kind, a.start_line, a.end_line) != (b.qualname, b.kind, b.start_line, b.end_line):
+                if (
+                    a is None
+                    or b is None
+                    or (a.qualname, a.kind, a.start_line, a.end_line) != (b.qualname, b.kind, b.start_line, b.end_line)
+                ):
                     report("scope differs", path, f"{a} != {b}")
                 elif a.signature != b.signature:
                     counts["signatures without comments or doubled commas"] += 1
                     flat = " ".join(a.signature.split())
-                    if "#" not in flat and "\\" not in flat and ",," not in flat.replace(" ", "") and flat != b.signature:
+                    if (
+                        "#" not in flat
+                        and "\\" not in flat
+                        and ",," not in flat.replace(" ", "")
+                        and flat != b.signature
+                    ):
                         report("signature differs", path, f"{a.signature!r} != {b.signature!r}")
             if old.malformed != new.malformed:
                 report("malformed tags differ", path, f"{set(old.malformed) ^ set(new.malformed)}")

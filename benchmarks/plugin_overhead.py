@@ -37,8 +37,12 @@ from timing import median_process_times, print_table, print_times
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE = ROOT / "docs/bug_reports/evidence"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
-RUN = ["tests/ocr", "tests/tracer/test_scanner.py", "-k",
-       "not steps and not finite_loss and not grad_norm and not validation_metrics and not training and not command"]
+RUN = [
+    "tests/ocr",
+    "tests/tracer/test_scanner.py",
+    "-k",
+    "not steps and not finite_loss and not grad_norm and not validation_metrics and not training and not command",
+]
 BUG = "BUG-20250101-001"
 
 SYNTHETIC = {
@@ -219,16 +223,26 @@ def synthetic_rows(repeat: int) -> tuple[list[tuple[str, float, float]], list[tu
             *([(f"plugin recording ({other})", [], {"TRACER_RECORDING": "probes"})] if other else []),
             ("plugin recording (sys.settrace)", [], {"TRACER_RECORDING": "settrace"}),
             ("coverage.py, no contexts", ["-p", "no:tracer", "--cov=synth", "--cov-report="], {}),
-            ("coverage.py, a context per test", ["-p", "no:tracer", "--cov=synth", "--cov-context=test", "--cov-report="], {}),
+            (
+                "coverage.py, a context per test",
+                ["-p", "no:tracer", "--cov=synth", "--cov-context=test", "--cov-report="],
+                {},
+            ),
         ]
         subprocess.run(suite, cwd=folder, env=env, capture_output=True, check=False)  # warm the caches: scan, bytecode
-        measured = {label: median_process_times(suite + extra, folder, repeat, {**env, **more}) for label, extra, more in variants}
+        measured = {
+            label: median_process_times(suite + extra, folder, repeat, {**env, **more})
+            for label, extra, more in variants
+        }
         rows = [(label, *measured[label]) for label, _, _ in variants]
         out = folder / "hot.json"
         hot_env = {**env, "HOT_N": "3000000", "HOT_OUT": str(out)}
         hot = []
-        for label, extra, more in (("no plugin", ["-p", "no:tracer"], {}), (f"plugin recording ({default})", [], {}),
-                                   ("plugin recording (sys.settrace)", [], {"TRACER_RECORDING": "settrace"})):
+        for label, extra, more in (
+            ("no plugin", ["-p", "no:tracer"], {}),
+            (f"plugin recording ({default})", [], {}),
+            ("plugin recording (sys.settrace)", [], {"TRACER_RECORDING": "settrace"}),
+        ):
             out.write_text("")
             median_process_times([*PYTEST, "tests", "-k", "hot_loop", *extra], folder, repeat, {**hot_env, **more})
             hot.append((label, min(json.loads(line) for line in out.read_text().split())))
@@ -243,7 +257,9 @@ def repository_rows(repeat: int) -> list[tuple[str, float, float]]:
     try:
         rows = []
         for label, extra in (("collect", ["--collect-only", "tests"]), ("run", RUN)):
-            rows.append((f"{label}, without plugin", *median_process_times([*PYTEST, "-p", "no:tracer", *extra], ROOT, repeat)))
+            rows.append(
+                (f"{label}, without plugin", *median_process_times([*PYTEST, "-p", "no:tracer", *extra], ROOT, repeat))
+            )
             rows.append((f"{label}, with plugin", *median_process_times([*PYTEST, *extra], ROOT, repeat)))
     finally:
         shutil.rmtree(EVIDENCE)

@@ -63,10 +63,14 @@ def tree_with_reports(folder: Path, count: int) -> Path:
     reports = tree / "docs" / "bug_reports"
     for number in range(1, count + 1):
         bug_id = f"BUG-2026{number // 1000 + 1:02d}{number % 28 + 1:02d}-{number % 1000:03d}"
-        (reports / f"{bug_id.lower()}-generated-report-{number}.md").write_text(REPORT.format(bug_id=bug_id, number=number))
+        (reports / f"{bug_id.lower()}-generated-report-{number}.md").write_text(
+            REPORT.format(bug_id=bug_id, number=number)
+        )
     subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
     subprocess.run(["git", "add", "-A"], cwd=tree, check=True)
-    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "tree"], cwd=tree, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "tree"], cwd=tree, check=True
+    )
     subprocess.run([sys.executable, "-m", "tracer", "render", "--all"], cwd=tree, capture_output=True, check=False)
     return tree
 

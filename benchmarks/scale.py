@@ -100,13 +100,16 @@ def build_synthetic(tree: Path, files: int, tagged_share: float) -> None:
         if index in tagged:
             entries.insert(6, f"    # BUG-20250101-{index % 100:03d}: the seventh entry")
         template = TAGGED_MODULE if index in tagged else MODULE
-        text = template.format(index=index, sides=3 + index % 5, bug=index % 100, other=(index + 1) % 100, entries="\n".join(entries))
+        text = template.format(
+            index=index, sides=3 + index % 5, bug=index % 100, other=(index + 1) % 100, entries="\n".join(entries)
+        )
         path = tree / f"pkg{index // 100:04d}" / f"module_{index:06d}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     report = tree / "docs/bug_reports/bug-20250101-001-scale.md"
     report.parent.mkdir(parents=True)
-    report.write_text(textwrap.dedent("""\
+    report.write_text(
+        textwrap.dedent("""\
         ---
         bug_id: BUG-20250101-001
         title: Scale
@@ -123,7 +126,8 @@ def build_synthetic(tree: Path, files: int, tagged_share: float) -> None:
         ## Root Cause
 
         Generated.
-        """))
+        """)
+    )
     (tree / "pyproject.toml").write_text('[project]\nname = "synthetic"\n')
 
 
@@ -136,13 +140,20 @@ def build_copy(tree: Path, source: Path, pattern: str, skip: tuple[str, ...] = (
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
     toml_pattern = pattern.replace("\\", "\\\\")
-    (tree / "pyproject.toml").write_text(f'[project]\nname = "copy"\n\n[tool.tracer]\nid_pattern = "{toml_pattern}"\ntest_roots = []\n')
+    (tree / "pyproject.toml").write_text(
+        f'[project]\nname = "copy"\n\n[tool.tracer]\nid_pattern = "{toml_pattern}"\ntest_roots = []\n'
+    )
 
 
 def commit(tree: Path) -> None:
     def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", *args], cwd=tree, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
+            cwd=tree,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     git("init", "-q")
     git("add", "-A")
@@ -203,12 +214,19 @@ def tagged_files(tree: Path, pattern: str) -> list[str]:
 
 def python(code: str, args: list[str], cwd: Path, pythonpath: Path | None = None) -> list[float]:
     env = {**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
-    out = subprocess.run([sys.executable, "-P", "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    ).stdout
     return [float(v) for v in out.split()]
 
 
-def run(command: list[str], cwd: Path, repeat: int, before: Callable[[], object] | None = None,
-        pythonpath: Path | None = None) -> tuple[float, float, float]:
+def run(
+    command: list[str],
+    cwd: Path,
+    repeat: int,
+    before: Callable[[], object] | None = None,
+    pythonpath: Path | None = None,
+) -> tuple[float, float, float]:
     """Median CPU milliseconds (user and system, of the command and every process it waited
     for: on a busy machine, what the command itself cost), median wall milliseconds, and the
     peak memory in MB of its largest process."""
@@ -217,7 +235,11 @@ def run(command: list[str], cwd: Path, repeat: int, before: Callable[[], object]
         if before:
             before()
         results.append(python(RUN, command, cwd, pythonpath))
-    return (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results), max(r[2] for r in results))
+    return (
+        statistics.median(r[0] for r in results),
+        statistics.median(r[1] for r in results),
+        max(r[2] for r in results),
+    )
 
 
 Row = tuple[str, float, float, str, str]  # label, CPU ms (or MB), wall ms, ratio, against the baseline revision
@@ -231,9 +253,17 @@ def measure(name: str, tree: Path, pattern: str, versions: dict[str, Path], repe
     click = run([sys.executable, "-P", "-c", "import click"], tree, repeat)
     status = run(["git", "status", "--porcelain"], tree, repeat)
     count = sum(1 for _ in tree.rglob("*.py"))
-    rows: list[Row] = [(f"{name} ({count} files, {len(files)} tagged): ast.parse of the tagged files, one process", parse, parse_wall, "", ""),
-                       (f"{name}: python -c 'import click'", click[0], click[1], "", ""),
-                       (f"{name}: git status", status[0], status[1], "", "")]
+    rows: list[Row] = [
+        (
+            f"{name} ({count} files, {len(files)} tagged): ast.parse of the tagged files, one process",
+            parse,
+            parse_wall,
+            "",
+            "",
+        ),
+        (f"{name}: python -c 'import click'", click[0], click[1], "", ""),
+        (f"{name}: git status", status[0], status[1], "", ""),
+    ]
     cache = tree / ".tracer-cache"
     clear = lambda: shutil.rmtree(cache, ignore_errors=True)  # noqa: E731
     results: dict[tuple[str, str], tuple[float, float]] = {}
@@ -247,16 +277,31 @@ def measure(name: str, tree: Path, pattern: str, versions: dict[str, Path], repe
         results[version, "check cold"] = run([*tracer, "check"], tree, 1, clear, source)[:2]
         results[version, "check warm"] = run([*tracer, "check"], tree, repeat, None, source)[:2]
         clear()
-    against = {"scan": (parse, "ast.parse"), "trace cold": (parse, "ast.parse"), "peak MB": (0.0, ""),
-               "trace warm": (click[0], "import click"), "check cold": (parse, "ast.parse"), "check warm": (status[0], "git status")}
-    labels = {"scan": "scan_file of the tagged files, one process", "trace cold": "tracer trace --all, cold",
-              "peak MB": "tracer trace --all, cold: peak MB of its largest process", "trace warm": "tracer trace --all, warm",
-              "check cold": "tracer check, cold", "check warm": "tracer check, warm"}
+    against = {
+        "scan": (parse, "ast.parse"),
+        "trace cold": (parse, "ast.parse"),
+        "peak MB": (0.0, ""),
+        "trace warm": (click[0], "import click"),
+        "check cold": (parse, "ast.parse"),
+        "check warm": (status[0], "git status"),
+    }
+    labels = {
+        "scan": "scan_file of the tagged files, one process",
+        "trace cold": "tracer trace --all, cold",
+        "peak MB": "tracer trace --all, cold: peak MB of its largest process",
+        "trace warm": "tracer trace --all, warm",
+        "check cold": "tracer check, cold",
+        "check warm": "tracer check, warm",
+    }
     for key, (base, base_name) in against.items():
         for version in versions:
             value, wall = results[version, key]
             ratio = f"{value / base:.2f}x {base_name}" if base else ""
-            versus = f"{value / results['baseline', key][0]:.2f}x baseline" if version != "baseline" and "baseline" in versions else ""
+            versus = (
+                f"{value / results['baseline', key][0]:.2f}x baseline"
+                if version != "baseline" and "baseline" in versions
+                else ""
+            )
             rows.append((f"{name}: {labels[key]}, {version}", value, wall, ratio, versus))
     return rows
 
@@ -276,10 +321,18 @@ def main() -> None:
         versions = {"this tree": ROOT}
         if args.baseline:
             worktree = base / "baseline"
-            subprocess.run(["git", "worktree", "add", "-q", "--detach", str(worktree), args.baseline], cwd=ROOT, check=True)
+            subprocess.run(
+                ["git", "worktree", "add", "-q", "--detach", str(worktree), args.baseline], cwd=ROOT, check=True
+            )
             versions = {"baseline": worktree, "this tree": ROOT}
-        for source in versions.values():  # as installed: compiled once (PYTHONDONTWRITEBYTECODE would leave it to every run)
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(source / "tracer")], check=True, stdout=subprocess.DEVNULL)
+        for (
+            source
+        ) in versions.values():  # as installed: compiled once (PYTHONDONTWRITEBYTECODE would leave it to every run)
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", str(source / "tracer")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         try:
             if "synthetic" in trees:
                 tree = base / "synthetic"

@@ -39,7 +39,9 @@ def build_stdlib_tree(target: Path) -> int:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
         count += 1
-    (target / "pyproject.toml").write_text(f'[project]\nname = "stdlib"\n\n[tool.tracer]\nid_pattern = "{STDLIB_PATTERN}"\n'.replace("\\", "\\\\"))
+    (target / "pyproject.toml").write_text(
+        f'[project]\nname = "stdlib"\n\n[tool.tracer]\nid_pattern = "{STDLIB_PATTERN}"\n'.replace("\\", "\\\\")
+    )
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     time.sleep(2.1)  # files as old as a checkout's: the index does not trust a file changed just now
     return count
@@ -51,14 +53,19 @@ def tracer_command(bug_id: str) -> list[str]:
     return [sys.executable, "-P", "-m", "tracer", "trace", bug_id, "--format", "json"]
 
 
-def measure(tree: Path, label: str, bug_id: str, pattern: str, versions: dict[str, Path], repeat: int, cold_repeat: int) -> list[tuple[str, float, float, str]]:
+def measure(
+    tree: Path, label: str, bug_id: str, pattern: str, versions: dict[str, Path], repeat: int, cold_repeat: int
+) -> list[tuple[str, float, float, str]]:
     cache = tree / ".tracer-cache"
     skipped = [f"--exclude-dir={d}" for d in (".git", ".venv", ".tracer-cache", "__pycache__", "build", "dist")]
     grep = median_process_ms(["grep", "-rElI", "--include=*.py", *skipped, pattern, "."], tree, repeat)
     python = median_process_ms([sys.executable, "-P", "-c", "pass"], tree, repeat)
     click = median_process_ms([sys.executable, "-P", "-c", "import click"], tree, repeat)  # the CLI's floor
-    rows = [(f"{label}: grep -rE", grep, 1.0, ""), (f"{label}: python -c pass", python, python / grep, ""),
-            (f"{label}: python -c 'import click'", click, click / grep, "")]
+    rows = [
+        (f"{label}: grep -rE", grep, 1.0, ""),
+        (f"{label}: python -c pass", python, python / grep, ""),
+        (f"{label}: python -c 'import click'", click, click / grep, ""),
+    ]
     times: dict[tuple[str, str], float] = {}
     for name, source in versions.items():
         os.environ["PYTHONPATH"] = str(source)  # each tracer imported from its own tree
@@ -102,12 +109,21 @@ def per_tagged_file(tree: Path, pattern: str, versions: dict[str, Path]) -> list
     tagged = sorted(str(p) for p in tree.rglob("*.py") if regex.search(p.read_text(encoding="utf-8", errors="replace")))
     times = {}
     for name, source in versions.items():
-        out = subprocess.run([sys.executable, "-P", "-c", PER_FILE, pattern, *tagged], env={**os.environ, "PYTHONPATH": str(source)},
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-P", "-c", PER_FILE, pattern, *tagged],
+            env={**os.environ, "PYTHONPATH": str(source)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         times[name] = float(out.strip().splitlines()[-1])
     return [
-        (f"scan_source per tagged file ({len(tagged)} files), {name}", value, float("nan"),
-         f"{value / times['baseline']:.2f}x baseline" if name != "baseline" else "")
+        (
+            f"scan_source per tagged file ({len(tagged)} files), {name}",
+            value,
+            float("nan"),
+            f"{value / times['baseline']:.2f}x baseline" if name != "baseline" else "",
+        )
         for name, value in times.items()
     ]
 
@@ -116,7 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="HEAD", help="the revision to compare with (default HEAD)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per warm and grep row")
-    parser.add_argument("--cold-repeat", type=int, default=1, help="runs per cold row (a cold stdlib scan takes a while)")
+    parser.add_argument(
+        "--cold-repeat", type=int, default=1, help="runs per cold row (a cold stdlib scan takes a while)"
+    )
     parser.add_argument("--skip-stdlib", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -124,11 +142,27 @@ def main() -> None:
         subprocess.run(["git", "worktree", "add", "-q", "--detach", str(baseline), args.baseline], cwd=ROOT, check=True)
         try:
             versions = {"baseline": baseline, "this tree": ROOT}
-            rows = measure(ROOT, "this repository", "BUG-20251110-002", r"BUG-[0-9]{8}-[0-9]{3}", versions, args.repeat, args.cold_repeat)
+            rows = measure(
+                ROOT,
+                "this repository",
+                "BUG-20251110-002",
+                r"BUG-[0-9]{8}-[0-9]{3}",
+                versions,
+                args.repeat,
+                args.cold_repeat,
+            )
             if not args.skip_stdlib:
                 tree = Path(folder) / "stdlib"
                 count = build_stdlib_tree(tree)
-                rows += measure(tree, f"stdlib ({count} files)", "gh-102895", "(gh|bpo)-[0-9]+", versions, args.repeat, args.cold_repeat)
+                rows += measure(
+                    tree,
+                    f"stdlib ({count} files)",
+                    "gh-102895",
+                    "(gh|bpo)-[0-9]+",
+                    versions,
+                    args.repeat,
+                    args.cold_repeat,
+                )
                 rows += per_tagged_file(tree, STDLIB_PATTERN, versions)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)

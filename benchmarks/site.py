@@ -61,15 +61,20 @@ def generated_project(folder: Path, bugs: int) -> Path:
     for n in range(1, bugs + 1):
         bug = f"BUG-20250{1 + n // 28 % 9}{1 + n % 28:02d}-{n:03d}"
         code = "".join(
-            f"def handler_{n}_{k}(value, limit):\n    # {bug}: Clamp the value into range before the exponent, so it cannot overflow\n"
+            f"def handler_{n}_{k}(value, limit):\n    # {bug}: Clamp the value into range before the exponent, so "
+            f"it cannot overflow\n"
             f"    value = min(max(value, -limit), limit)\n    return value * 2\n\n\n"
             for k in range(3)
         )
         (folder / "src" / "demo" / f"module_{n:03d}.py").write_text(code)
-        items = "".join(f"  - id: item-{k}\n    group: Unit tests\n    text: {text}\n" for k, text in enumerate(ITEM_TEXTS))
+        items = "".join(
+            f"  - id: item-{k}\n    group: Unit tests\n    text: {text}\n" for k, text in enumerate(ITEM_TEXTS)
+        )
         (folder / "docs" / "bug_reports" / f"{bug.lower()}-overflow.md").write_text(
-            f"---\nbug_id: {bug}\ntitle: NaN gradients from step function overflow in module {n}\nseverity: High\nstatus: fixed\n"
-            f"created: 2025-01-01\nauthor: someone\ntags: [nan-gradients, numerical-stability]\nchecklist:\n{items}---\n\n# {bug}\n"
+            f"---\nbug_id: {bug}\ntitle: NaN gradients from step function overflow in module {n}\nseverity: "
+            f"High\nstatus: fixed\n"
+            f"created: 2025-01-01\nauthor: someone\ntags: [nan-gradients, "
+            f"numerical-stability]\nchecklist:\n{items}---\n\n# {bug}\n"
         )
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     return folder
@@ -82,7 +87,10 @@ def index_rows(folder: Path, bugs: int) -> list[tuple[str, float, float]]:
         sys.exit(f"tracer site failed in the generated project:\n{run.stderr}")
     size = (tree / ".tracer-cache" / "site" / "search-index.js").stat().st_size
     per_hundred = size * 100 / bugs
-    return [(f"search index, {bugs} bugs (bytes)", size, size / BUDGET * bugs / 100), ("search index a hundred bugs (bytes)", per_hundred, per_hundred / BUDGET)]
+    return [
+        (f"search index, {bugs} bugs (bytes)", size, size / BUDGET * bugs / 100),
+        ("search index a hundred bugs (bytes)", per_hundred, per_hundred / BUDGET),
+    ]
 
 
 def main() -> None:
@@ -97,7 +105,8 @@ def main() -> None:
         if check.returncode:
             sys.exit(f"tracer site failed in the clone:\n{check.stderr}")
         pages = sum(1 for _ in (tree / ".tracer-cache" / "site").rglob("*.html"))
-        print(f"this repository at {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=tree, capture_output=True, text=True).stdout.strip()}: {pages} pages")
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True)
+        print(f"this repository at {head.stdout.strip()}: {pages} pages")
         rows = measure(tree, args.repeat)
         weights = index_rows(Path(folder), args.bugs)
     print_table(("command", "ms", "x python"), rows)

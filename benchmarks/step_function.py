@@ -141,8 +141,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for device in devices:
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-        print(f"\n{device.type} ({name}); batch ({args.batch}, 1, {args.size}, {args.size}) float32; median of {args.repeat}")
+        name = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+        )
+        print(
+            f"\n{device.type} ({name}); batch ({args.batch}, 1, {args.size}, {args.size}) float32; median of "
+            f"{args.repeat}"
+        )
         print(f"{'variant':<52} {'ms':>9} {'ratio':>7}")
         print("-" * 70)
         for label, ms, ratio in bench_device(device, args.batch, args.size, args.repeat):

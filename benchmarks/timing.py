@@ -31,14 +31,23 @@ def print_table(header: tuple[str, str, str], rows: list[tuple[str, float, float
         print(f"{label:<{width}} {value:>9{value_format}} {ratio:>9.3f}")
 
 
-def median_process_times(command: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+def median_process_times(
+    command: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None
+) -> tuple[float, float]:
     """Median seconds of `command` run `repeat` times: (CPU, wall). The CPU time (user and system,
     of the process and its children) is the steadier figure on a machine others share."""
     cpu, wall = [], []
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=env or dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            command,
+            cwd=cwd,
+            env=env or dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         wall.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)

@@ -118,8 +118,10 @@ def test_every_test_verified_item_shows_the_changed_lines_its_tests_ran():
         if item in STATIC_ITEMS:
             assert runs == ["checked without running the code (`kind: static`)"], item
         else:
-            assert runs and all(re.fullmatch(r"`\w+`( \(\d+ cases\))? ran \d+ of \d+ changed lines \(in `[\w.]+`(, `[\w.]+`)*\)", r)
-                                for r in runs), (item, runs)
+            assert runs and all(
+                re.fullmatch(r"`\w+`( \(\d+ cases\))? ran \d+ of \d+ changed lines \(in `[\w.]+`(, `[\w.]+`)*\)", r)
+                for r in runs
+            ), (item, runs)
 
 
 def test_an_edit_to_train_step_alone_stales_only_the_items_whose_tests_ran_it(tmp_path):
@@ -143,15 +145,23 @@ def test_an_edit_to_train_step_alone_stales_only_the_items_whose_tests_ran_it(tm
     after = Project(load_config(tmp_path)).bug(BUG)
 
     ran_train_step = {
-        r.test_id.partition("::")[2] for item in after.items for r in item.results
+        r.test_id.partition("::")[2]
+        for item in after.items
+        for r in item.results
         if r.executed and "ocr/train.py::train_step" in dict(r.executed)
     }
     assert ran_train_step == {
-        "test_train_400_steps_float32", "test_train_200_steps_bfloat16_autocast", "test_validation_metrics",
-        "test_finite_loss[float32_run]", "test_finite_loss[bfloat16_run]",
-        "test_grad_norm_range[float32_run]", "test_grad_norm_range[bfloat16_run]",
-        "test_one_host_sync_per_training_step[float32]", "test_one_host_sync_per_training_step[bfloat16]",
-        "test_one_host_sync_per_training_step[float16]", "test_error_messages_from_the_training_step",
+        "test_train_400_steps_float32",
+        "test_train_200_steps_bfloat16_autocast",
+        "test_validation_metrics",
+        "test_finite_loss[float32_run]",
+        "test_finite_loss[bfloat16_run]",
+        "test_grad_norm_range[float32_run]",
+        "test_grad_norm_range[bfloat16_run]",
+        "test_one_host_sync_per_training_step[float32]",
+        "test_one_host_sync_per_training_step[bfloat16]",
+        "test_one_host_sync_per_training_step[float16]",
+        "test_error_messages_from_the_training_step",
     }
     stale = {r.test_id.partition("::")[2] for item in after.items for r in item.results if not r.current}
     assert stale == ran_train_step

@@ -86,12 +86,20 @@ def affected_tests(config: Config, base: str) -> Affected:
     return Affected(base, tuple(found[t] for t in sorted(found)), frozenset(recorded))
 
 
-def _reason(ran: set[str] | None, changed: set[str], then: Mapping[str, str], now: Mapping[str, str],
-            import_time: frozenset[str], reads: bool) -> str:
+def _reason(
+    ran: set[str] | None,
+    changed: set[str],
+    then: Mapping[str, str],
+    now: Mapping[str, str],
+    import_time: frozenset[str],
+    reads: bool,
+) -> str:
     if ran is None:
         return "no recorded execution"
     if reads and changed:
-        return "checks an item `kind: static`, and the tagged code it reads changed: " + ", ".join(f"`{s}`" for s in sorted(changed))
+        return "checks an item `kind: static`, and the tagged code it reads changed: " + ", ".join(
+            f"`{s}`" for s in sorted(changed)
+        )
     hit = sorted(relevant_scopes(frozenset(ran), then, now, import_time) & changed)
     if not hit:
         return ""

@@ -98,8 +98,9 @@ class Project:
         report = self.report(bug_id)
         if report.bug_id not in self._bugs:
             evidence = load_evidence(self.config, report.bug_id)
-            self._bugs[report.bug_id] = assess(report, self.tagged(report.bug_id), evidence, self.config.root, self.unparsed,
-                                               self.tests)
+            self._bugs[report.bug_id] = assess(
+                report, self.tagged(report.bug_id), evidence, self.config.root, self.unparsed, self.tests
+            )
         return self._bugs[report.bug_id]
 
     @cached_property
@@ -139,7 +140,11 @@ class Project:
     @property
     def is_empty(self) -> bool:
         """No reports and no tags: a folder where tracer has nothing to say, and writes nothing."""
-        return not self.reports.reports and not self.reports.problems and not any(s.scopes or s.malformed for s in self.scans)
+        return (
+            not self.reports.reports
+            and not self.reports.problems
+            and not any(s.scopes or s.malformed for s in self.scans)
+        )
 
     def rendered(self, bug_id: str | None, base: str | None = None) -> list[Document]:
         """What `tracer render` writes: the bug's documents and the index, or, without a bug,
@@ -172,13 +177,17 @@ class Project:
         report = self.report(bug_id)
         return prove_bug(self.config, report, self.tagged(report.bug_id), target, repeat, timeout)
 
-    def prove_changes(self, bug_id: str, target: Target, timeout: float | None = None, jobs: int | None = None) -> ChangesResult:
+    def prove_changes(
+        self, bug_id: str, target: Target, timeout: float | None = None, jobs: int | None = None
+    ) -> ChangesResult:
         from tracer.prove_changes import prove_changes
 
         report = self.report(bug_id)
         return prove_changes(self.config, report, self.tagged(report.bug_id), target, timeout, jobs)
 
-    def import_junit(self, sources: Sequence[tuple[Path, str]], facts: Mapping[str, str]) -> tuple[JunitImport, tuple[Problem, ...], list[str]]:
+    def import_junit(
+        self, sources: Sequence[tuple[Path, str]], facts: Mapping[str, str]
+    ) -> tuple[JunitImport, tuple[Problem, ...], list[str]]:
         """Read JUnit files (path, name to show) and, where every file is sound and every evidence
         file they add to can be trusted, record their linked results: one bad file, nothing
         written. Returns what was read, the findings, and the bugs written."""

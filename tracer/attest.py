@@ -93,8 +93,14 @@ class Signature:
 
     @property
     def as_dict(self) -> dict[str, str]:
-        data = {"path": self.path, "environment": self.environment, "state": str(self.state),
-                "by": self.principal, "key": self.key, "reason": self.reason}
+        data = {
+            "path": self.path,
+            "environment": self.environment,
+            "state": str(self.state),
+            "by": self.principal,
+            "key": self.key,
+            "reason": self.reason,
+        }
         return {k: v for k, v in data.items() if v}
 
 
@@ -212,11 +218,14 @@ class _Signed:
     expected: dict[str, Any]
 
 
-def verify_bug(config: Config, bug_id: str, files: Mapping[str, EvidenceFile], signers: AllowedSigners) -> list[Signature]:
+def verify_bug(
+    config: Config, bug_id: str, files: Mapping[str, EvidenceFile], signers: AllowedSigners
+) -> list[Signature]:
     """Each evidence file of a bug, verified against the allowed signers (`files` by stem)."""
     return [
         dataclasses.replace(verify_file(config, path, files[path.stem], signers), bug_id=bug_id)
-        for path in evidence_files(config, bug_id) if path.stem in files
+        for path in evidence_files(config, bug_id)
+        if path.stem in files
     ]
 
 
@@ -229,8 +238,11 @@ def verify_file(config: Config, path: Path, evidence: EvidenceFile, signers: All
         return read
     key = read.parsed.fingerprint
     if read.parsed.by_certificate:
-        return done(SignatureState.UNKNOWN_KEY, f"signed with a certificate ({read.parsed.key_type}); tracer trusts the "
-                    f"plain keys of {signers.path} only", key=key)
+        return done(
+            SignatureState.UNKNOWN_KEY,
+            f"signed with a certificate ({read.parsed.key_type}); tracer trusts the plain keys of {signers.path} only",
+            key=key,
+        )
     lines = signers.for_key(read.parsed.key_blob)
     if not lines:
         return done(SignatureState.UNKNOWN_KEY, f"signed with key {key}, which is not in {signers.path}", key=key)
@@ -238,8 +250,13 @@ def verify_file(config: Config, path: Path, evidence: EvidenceFile, signers: All
     if not trusted:
         where = ", ".join(f"{signers.path}:{line.line}" for line in lines)
         allowed = "; ".join(" or ".join(str(p) for p in line.environments or ()) for line in lines)
-        return done(SignatureState.NOT_TRUSTED_HERE, f"signed by {lines[0].principals} (key {key}), who is trusted only "
-                    f"for environments matching {allowed} ({where})", lines[0].principals, key)
+        return done(
+            SignatureState.NOT_TRUSTED_HERE,
+            f"signed by {lines[0].principals} (key {key}), who is trusted only "
+            f"for environments matching {allowed} ({where})",
+            lines[0].principals,
+            key,
+        )
     said = ""
     for line in trusted:
         try:
@@ -275,7 +292,9 @@ def recorded_signatures(config: Config, bug_id: str, files: Mapping[str, Evidenc
         principal = lines[0].identity if lines else ""
         mismatch = statement_mismatch(read.statement, read.expected)
         state = SignatureState.SIGNED if mismatch is None else SignatureState.MISMATCH
-        signatures.append(dataclasses.replace(done(state, mismatch or "", principal, read.parsed.fingerprint), bug_id=bug_id))
+        signatures.append(
+            dataclasses.replace(done(state, mismatch or "", principal, read.parsed.fingerprint), bug_id=bug_id)
+        )
     return signatures
 
 
@@ -298,7 +317,9 @@ def _reporter(config: Config, path: Path, evidence: EvidenceFile) -> Callable[..
     return partial(Signature, path.relative_to(config.root).as_posix(), label)
 
 
-def _read_signed(config: Config, path: Path, evidence: EvidenceFile, done: Callable[..., Signature]) -> Signature | _Signed:
+def _read_signed(
+    config: Config, path: Path, evidence: EvidenceFile, done: Callable[..., Signature]
+) -> Signature | _Signed:
     """The file's attestation as read, or the Signature that says why there is nothing to verify."""
     statement_file, signature_file = attestation_path(path), signature_path(path)
     try:
@@ -306,7 +327,9 @@ def _read_signed(config: Config, path: Path, evidence: EvidenceFile, done: Calla
         signature = read_regular(signature_file, MAX_SIGNATURE)
     except FileNotFoundError as missing:
         if Path(str(missing.filename)).name == statement_file.name:
-            return done(SignatureState.UNSIGNED, f"no attestation {statement_file.name}; sign it with tracer evidence attest")
+            return done(
+                SignatureState.UNSIGNED, f"no attestation {statement_file.name}; sign it with tracer evidence attest"
+            )
         return done(SignatureState.UNSIGNED, f"its attestation has no signature {signature_file.name}")
     except UnsafeFile as error:
         return done(SignatureState.BAD_SIGNATURE, str(error))
@@ -315,8 +338,11 @@ def _read_signed(config: Config, path: Path, evidence: EvidenceFile, done: Calla
     except ValueError as error:
         return done(SignatureState.BAD_SIGNATURE, f"{signature_file.name}: {error}")
     if parsed.namespace != NAMESPACE:
-        return done(SignatureState.BAD_SIGNATURE, f"{signature_file.name} is signed for namespace {parsed.namespace[:100]!r}, "
-                    f"not {NAMESPACE}", key=parsed.fingerprint)
+        return done(
+            SignatureState.BAD_SIGNATURE,
+            f"{signature_file.name} is signed for namespace {parsed.namespace[:100]!r}, not {NAMESPACE}",
+            key=parsed.fingerprint,
+        )
     try:
         data = read_regular(path, MAX_STATEMENT, follow=True)
     except (OSError, UnsafeFile) as error:
@@ -356,8 +382,13 @@ class Signer:
         return cls(key, key_of(key))
 
 
-def attest_files(config: Config, paths: Iterable[Path], signer: Signer, signers: AllowedSigners | None = None,
-                 keep_other_signers: bool = False) -> list[Attested]:
+def attest_files(
+    config: Config,
+    paths: Iterable[Path],
+    signer: Signer,
+    signers: AllowedSigners | None = None,
+    keep_other_signers: bool = False,
+) -> list[Attested]:
     """Sign each evidence file's statement and write it beside the file. A file whose attestation
     still holds (the same statement bar the commit, with a good signature by this key, or by any
     key with `keep_other_signers`) is left as it is. Where `signers` are given, a file of an
@@ -390,7 +421,9 @@ def attest_files(config: Config, paths: Iterable[Path], signer: Signer, signers:
 def statement_for_file(config: Config, path: Path) -> dict[str, Any]:
     """The statement `attest_files` would sign for one evidence file, on the commit checked out."""
     path, evidence = _evidence_to_sign(config, path)
-    return statement_of(config, path, evidence, read_regular(path, MAX_STATEMENT, follow=True), head_commit(config.root))
+    return statement_of(
+        config, path, evidence, read_regular(path, MAX_STATEMENT, follow=True), head_commit(config.root)
+    )
 
 
 def _evidence_to_sign(config: Config, path: Path) -> tuple[Path, EvidenceFile]:
@@ -403,8 +436,10 @@ def _evidence_to_sign(config: Config, path: Path) -> tuple[Path, EvidenceFile]:
     except OSError:
         inside = False
     if not inside or absolute.name.endswith(ATTESTATION_SUFFIX) or absolute.suffix != ".json":
-        raise EvidenceError(f"not an evidence file of this project (those are {config.evidence_dir}/<bug>/<environment>.json)",
-                            shown_path(path))
+        raise EvidenceError(
+            f"not an evidence file of this project (those are {config.evidence_dir}/<bug>/<environment>.json)",
+            shown_path(path),
+        )
     if absolute.is_symlink() or not stat.S_ISREG(absolute.stat().st_mode):
         raise EvidenceError("evidence to sign must be a regular file, not a link", shown_path(path))
     canonical = folder / absolute.parent.name / absolute.name
@@ -465,21 +500,30 @@ def carried_attestations(sources: Iterable[Path]) -> dict[Path, Carried | None]:
         try:
             signature = read_regular(signature_path(source), MAX_SIGNATURE)
         except (FileNotFoundError, UnsafeFile):
-            raise EvidenceError(f"its attestation {attestation_path(source).name} has no readable signature "
-                                f"{signature_path(source).name}", str(source), 1) from None
+            raise EvidenceError(
+                f"its attestation {attestation_path(source).name} has no readable signature "
+                f"{signature_path(source).name}",
+                str(source),
+                1,
+            ) from None
         try:
             subject = json.loads(statement)["subject"][0]
             name, digest = str(subject["name"]), str(subject["digest"]["sha256"])
         except (ValueError, RecursionError, KeyError, IndexError, TypeError):
-            raise EvidenceError(f"its attestation {attestation_path(source).name} is not an in-toto statement about it",
-                                str(source), 1) from None
+            raise EvidenceError(
+                f"its attestation {attestation_path(source).name} is not an in-toto statement about it", str(source), 1
+            ) from None
         if digest != hashlib.sha256(read_regular(source, MAX_STATEMENT, follow=True)).hexdigest():
-            raise EvidenceError("the file changed after it was signed: its attestation names other bytes", str(source), 1)
+            raise EvidenceError(
+                "the file changed after it was signed: its attestation names other bytes", str(source), 1
+            )
         carried[source] = Carried(statement, signature, name, digest)
     return carried
 
 
-def place_attestations(config: Config, carried: Mapping[Path, Carried | None], written: Iterable[tuple[Path, Path]]) -> dict[Path, str]:
+def place_attestations(
+    config: Config, carried: Mapping[Path, Carried | None], written: Iterable[tuple[Path, Path]]
+) -> dict[Path, str]:
     """Put each merged file's attestation beside it, or remove the one of the file it replaced;
     returns, by merged file, why an attestation was left behind because it could not hold there."""
     notes = {}

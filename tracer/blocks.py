@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from tracer.diffs import DiffStatus, ScopeDiff, scope_ranges
-from tracer.tags import TaggedScope
 from tracer.sourcetext import split_lines_keepends
+from tracer.tags import TaggedScope
 
 PreFixKind = Literal["scope", "file", "new scope", "new file", "unavailable"]
 
@@ -69,8 +69,11 @@ def pre_fix_from_git(old_file: str | None, tagged: TaggedScope, short: str, curr
     try:
         found = scope_ranges(old_file).get(tagged.scope.qualname)
     except Exception:  # noqa: BLE001 - the fix may have fixed a file that did not parse: match it line by line
-        return PreFix("scope", tuple(_aligned(old_lines, current, tagged.scope.start_line, tagged.scope.end_line)),
-                      note=f"{tagged.path} does not parse at {short}: `{tagged.scope.qualname}` matched line by line")
+        return PreFix(
+            "scope",
+            tuple(_aligned(old_lines, current, tagged.scope.start_line, tagged.scope.end_line)),
+            note=f"{tagged.path} does not parse at {short}: `{tagged.scope.qualname}` matched line by line",
+        )
     if found is None:
         return PreFix("new scope", note=f"`{tagged.scope.qualname}` did not exist at {short}")
     return PreFix("scope", tuple(old_lines[found[0] - 1 : found[1]]))
@@ -108,8 +111,11 @@ def pre_fix_from_diff(diff: ScopeDiff | None, tagged: TaggedScope, current: Sequ
         return PreFix("unavailable", note="the committed document keeps no diff of module-level code")
     old = old_from_diff(diff.diff, current, scope.start_line, scope.end_line)
     if isinstance(old, str):
-        return PreFix("unavailable", note=f"the committed diff of `{scope.qualname}` does not fit the current code ({old}); "
-                                          "render the document where the pre-fix revision is available")
+        return PreFix(
+            "unavailable",
+            note=f"the committed diff of `{scope.qualname}` does not fit the current code ({old}); "
+            "render the document where the pre-fix revision is available",
+        )
     return PreFix("scope", old)
 
 
@@ -169,8 +175,9 @@ def _within(start: int, end: int, outer: tuple[int, int]) -> bool:
     return outer[0] <= start <= outer[1] and outer[0] <= max(start, end) <= outer[1]
 
 
-def change_blocks(tagged: Sequence[TaggedScope], current: Mapping[str, Sequence[str]],
-                  pre_fix: Mapping[tuple[str, str], PreFix]) -> list[ChangeBlock]:
+def change_blocks(
+    tagged: Sequence[TaggedScope], current: Mapping[str, Sequence[str]], pre_fix: Mapping[tuple[str, str], PreFix]
+) -> list[ChangeBlock]:
     """Every change block of the tagged scopes, by path and line. `current` holds each file's
     lines with their ends. A change inside a tagged scope nested in another belongs to the inner one."""
     blocks: dict[tuple[str, int, int], ChangeBlock] = {}
@@ -186,15 +193,25 @@ def change_blocks(tagged: Sequence[TaggedScope], current: Mapping[str, Sequence[
             found = [_new_scope_block(item, lines)]
         else:
             inner = [
-                (t.scope.start_line, t.scope.end_line) for t in tagged
-                if t.path == item.path and t is not item and t.scope.kind != "module" and _within(t.scope.start_line, t.scope.end_line, span)
+                (t.scope.start_line, t.scope.end_line)
+                for t in tagged
+                if t.path == item.path
+                and t is not item
+                and t.scope.kind != "module"
+                and _within(t.scope.start_line, t.scope.end_line, span)
             ]
             found = []
             for i1, i2, j1, j2 in _groups(before.lines, lines[span[0] - 1 : span[1]]):
                 start, end = span[0] + j1, span[0] + j2 - 1
-                own = [n for n in range(start, end + 1) if lines[n - 1].strip() and not any(r[0] <= n <= r[1] for r in inner)]
+                own = [
+                    n
+                    for n in range(start, end + 1)
+                    if lines[n - 1].strip() and not any(r[0] <= n <= r[1] for r in inner)
+                ]
                 if own or (end < start and not any(r[0] < start <= r[1] for r in inner)):
-                    found.append(ChangeBlock(item.path, scope.qualname, start, end, before.lines[i1:i2], span, before.lines))
+                    found.append(
+                        ChangeBlock(item.path, scope.qualname, start, end, before.lines[i1:i2], span, before.lines)
+                    )
         for block in found:
             blocks.setdefault((block.path, block.start_line, block.end_line), block)
     return [blocks[key] for key in sorted(blocks)]
@@ -211,7 +228,9 @@ def _new_scope_block(item: TaggedScope, lines: Sequence[str]) -> ChangeBlock:
     line, column, is_class = body
     indent = lines[line - 1][:column]
     stub = "pass" if is_class else 'raise NotImplementedError("new in the fix, taken out by tracer prove --changes")'
-    return ChangeBlock(item.path, scope.qualname, *span, (f"{indent}{stub}\n",), span, new_scope=True, edit=(line, span[1]))
+    return ChangeBlock(
+        item.path, scope.qualname, *span, (f"{indent}{stub}\n",), span, new_scope=True, edit=(line, span[1])
+    )
 
 
 def _body_start(lines: Sequence[str], qualname: str) -> tuple[int, int, bool] | None:
@@ -248,10 +267,14 @@ def _module_blocks(item: TaggedScope, lines: Sequence[str], before: PreFix) -> l
     found = []
     for change in item.changes:
         span = (change.start_line, change.end_line)
-        new_def = next((name for name, where in current_defs.items() if _within(*where, span) and name not in old_defs), None)
+        new_def = next(
+            (name for name, where in current_defs.items() if _within(*where, span) and name not in old_defs), None
+        )
         if new_def is not None:
-            block = _new_scope_block(TaggedScope(item.path, replace(item.scope, qualname=new_def, start_line=span[0],
-                                                                        end_line=span[1]), ()), lines)
+            block = _new_scope_block(
+                TaggedScope(item.path, replace(item.scope, qualname=new_def, start_line=span[0], end_line=span[1]), ()),
+                lines,
+            )
             found.append(replace(block, qualname=item.scope.qualname))
             continue
         old = tuple(_aligned(old_lines, lines, *span)) if old_lines else ()
@@ -291,17 +314,29 @@ def revert(block: ChangeBlock, current: Sequence[str]) -> Revert:
     lines = list(current)
     start, end = block.edit or (block.start_line, block.end_line)
     first, last = block.scope
-    primary = "new in the fix: its body taken out" if block.edit else "new in the fix: taken out" if block.new_scope else "the block"
+    primary = (
+        "new in the fix: its body taken out"
+        if block.edit
+        else "new in the fix: taken out"
+        if block.new_scope
+        else "the block"
+    )
     attempts = [(primary, lines[: start - 1] + _ended(block.old) + lines[end:])]
     if block.scope_old is not None and block.scope != (start, end):
-        attempts.append((f"the whole of `{block.qualname}` put back, as the block alone does not parse",
-                         lines[: first - 1] + _ended(block.scope_old) + lines[last:]))
+        attempts.append(
+            (
+                f"the whole of `{block.qualname}` put back, as the block alone does not parse",
+                lines[: first - 1] + _ended(block.scope_old) + lines[last:],
+            )
+        )
     if block.new_scope:
         head = lines[first - 1] if first - 1 < len(lines) else ""
         indent = head[: len(head) - len(head.lstrip(" \t"))]
         if block.edit:
             attempts.append(("new in the fix: taken out whole", lines[: first - 1] + lines[last:]))
-        attempts.append(("new in the fix: `pass` in its place", lines[: first - 1] + [indent + "pass\n"] + lines[last:]))
+        attempts.append(
+            ("new in the fix: `pass` in its place", lines[: first - 1] + [indent + "pass\n"] + lines[last:])
+        )
     problem = None
     for how, attempt in attempts:
         text = "".join(attempt)
@@ -316,7 +351,12 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:]
     return tree
 

@@ -23,7 +23,9 @@ def tracer_digest() -> bytes:
 def digest_of(*parts: bytes | str) -> str:
     digest = hashlib.sha256(tracer_digest())
     for part in parts:
-        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part  # file names need not be UTF-8
+        data = (
+            part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        )  # file names need not be UTF-8
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
 

@@ -35,8 +35,13 @@ class ChangeResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "qualname": self.qualname, "start_line": self.start_line, "end_line": self.end_line,
-            "status": self.status.value, "caught_by": list(self.caught_by), "message": self.message,
+            "path": self.path,
+            "qualname": self.qualname,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "status": self.status.value,
+            "caught_by": list(self.caught_by),
+            "message": self.message,
         }
 
 
@@ -55,19 +60,37 @@ class ChangeProof:
         results = []
         for result in self.results:
             caught_by = tuple(t for t in result.caught_by if t not in gone)
-            status = ChangeStatus.NOT_CAUGHT if result.status is ChangeStatus.CAUGHT and not caught_by else result.status
+            status = (
+                ChangeStatus.NOT_CAUGHT if result.status is ChangeStatus.CAUGHT and not caught_by else result.status
+            )
             results.append(replace(result, caught_by=caught_by, status=status))
         return replace(self, results=tuple(results))
 
     def to_data(self) -> dict[str, Any]:
-        return {"revision": self.revision, "code": self.code, "source": self.source,
-                "blocks": [result.as_dict() for result in sorted(self.results)]}
+        return {
+            "revision": self.revision,
+            "code": self.code,
+            "source": self.source,
+            "blocks": [result.as_dict() for result in sorted(self.results)],
+        }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> ChangeProof:
         """From data the evidence schema has accepted."""
-        return cls(data["revision"], data["code"], data["source"], tuple(
-            ChangeResult(b["path"], b["start_line"], b["end_line"], b["qualname"], ChangeStatus(b["status"]),
-                         tuple(b["caught_by"]), b.get("message", ""))
-            for b in data["blocks"]
-        ))
+        return cls(
+            data["revision"],
+            data["code"],
+            data["source"],
+            tuple(
+                ChangeResult(
+                    b["path"],
+                    b["start_line"],
+                    b["end_line"],
+                    b["qualname"],
+                    ChangeStatus(b["status"]),
+                    tuple(b["caught_by"]),
+                    b.get("message", ""),
+                )
+                for b in data["blocks"]
+            ),
+        )

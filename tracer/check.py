@@ -43,9 +43,14 @@ CODES: dict[str, str] = {
     "C304": "an evidence file whose signature cannot be read or does not verify",
     "C305": "an evidence file signed by a key that is not in the allowed signers",
     "C306": "an evidence file signed by a key the allowed signers do not trust for its environment",
-    "C307": "a signed statement that does not match its evidence file: changed after signing, another file's, other code",
+    "C307": (
+        "a signed statement that does not match its evidence file: changed after signing, another file's, other code"
+    ),
     "C308": "a line of the allowed signers file that ssh-keygen would skip",
-    "C309": "evidence of a test the project does not have (outside the test roots, or not defined in its file): it counts for nothing",
+    "C309": (
+        "evidence of a test the project does not have (outside the test roots, or not defined in its file): it "
+        "counts for nothing"
+    ),
     "C401": "template placeholders left in a report (a warning while the bug is open or investigating)",
     "C402": "a relative link in a report or document that points nowhere",
     "W501": "a checklist item that no test verifies and no sign-off covers (an error with --strict)",
@@ -100,12 +105,19 @@ def check_project(project: Project, strict: bool = False, allowed_signers: Path 
         if any(item.state is ItemStatus.UNKNOWN for item in outcome.items):
             unknown = True  # a file does not parse: its T001 is the finding, not every document it would change
             continue
-        problems += _rendered(config, partial(project.documents, report.bug_id), f"run tracer render {report.bug_id}",
-                              report.path, "cannot render")
+        problems += _rendered(
+            config,
+            partial(project.documents, report.bug_id),
+            f"run tracer render {report.bug_id}",
+            report.path,
+            "cannot render",
+        )
     problems += _missing_base_problems(config, bugs, missing)
     if (index_path(config).exists() or reports.reports) and not unknown:
         shown = index_path(config).relative_to(config.root).as_posix()
-        problems += _rendered(config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index")
+        problems += _rendered(
+            config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index"
+        )
     problems += link_problems(config)
     signers, signatures = project.signatures(allowed_signers)
     problems += signature_problems(signers, signatures)
@@ -117,12 +129,21 @@ def signature_problems(signers: AllowedSigners | None, signatures: list[Signatur
     allowed signers that ssh-keygen would skip. Nothing where no allowed signers were given."""
     if signers is None:
         return []
-    problems = [Problem(signers.path, line, "C308", f"allowed signers line skipped: {why}") for line, why in signers.problems]
+    problems = [
+        Problem(signers.path, line, "C308", f"allowed signers line skipped: {why}") for line, why in signers.problems
+    ]
     for signature in signatures:
         code = _SIGNATURE_CODES.get(signature.state)
         if code is not None:
-            problems.append(Problem(signature.path, 1, code, f"evidence of {signature.environment}: {signature.state}: "
-                                    f"{signature.reason}", subject=f"signature:{signature.path}"))
+            problems.append(
+                Problem(
+                    signature.path,
+                    1,
+                    code,
+                    f"evidence of {signature.environment}: {signature.state}: {signature.reason}",
+                    subject=f"signature:{signature.path}",
+                )
+            )
     return problems
 
 
@@ -133,14 +154,24 @@ def _missing_base_problems(config: Config, bugs: list[BugStatus], missing: dict[
     for bug in bugs:
         revision = missing.get(bug.report.bug_id)
         if revision and shallow:
-            problems.append(Problem(
-                bug.report.path, bug.report.line_of("pre_fix_revision"), "W502",
-                f"revision {revision} is not in this shallow clone's history: the diffs are kept as committed",
-                Severity.WARNING,
-            ))
+            problems.append(
+                Problem(
+                    bug.report.path,
+                    bug.report.line_of("pre_fix_revision"),
+                    "W502",
+                    f"revision {revision} is not in this shallow clone's history: the diffs are kept as committed",
+                    Severity.WARNING,
+                )
+            )
         elif revision:
-            problems.append(Problem(bug.report.path, bug.report.line_of("pre_fix_revision"), "C202",
-                                    f"pre_fix_revision {revision} is not a commit of this repository"))
+            problems.append(
+                Problem(
+                    bug.report.path,
+                    bug.report.line_of("pre_fix_revision"),
+                    "C202",
+                    f"pre_fix_revision {revision} is not a commit of this repository",
+                )
+            )
     return problems
 
 
@@ -158,7 +189,11 @@ def _rendered(config: Config, render: Callable[[], list[Document]], hint: str, p
     # One change, one finding: a bug's document and its diffs file go stale together.
     first, *others = problems
     also = ", ".join(p.path for p in others)
-    return [Problem(first.path, first.line, "C201", f"{first.message} (and {also})", detail="".join(p.detail for p in problems))]
+    return [
+        Problem(
+            first.path, first.line, "C201", f"{first.message} (and {also})", detail="".join(p.detail for p in problems)
+        )
+    ]
 
 
 def _as_problem(error: TracerError, path: str, code: str) -> Problem:
@@ -180,16 +215,34 @@ def tag_problems(config: Config, reports: ReportSet, scans: list[FileScan]) -> l
                     if known is not None:
                         tagged.add(known.bug_id)
                     elif not reports.problems_of(bug_id):
-                        problems.append(Problem(scan.path, change.tag_line, "C101",
-                                                f"{bug_id} is tagged here but has no bug report in {config.reports_dir}/"))
+                        problems.append(
+                            Problem(
+                                scan.path,
+                                change.tag_line,
+                                "C101",
+                                f"{bug_id} is tagged here but has no bug report in {config.reports_dir}/",
+                            )
+                        )
         for malformed in scan.malformed:
-            problems.append(Problem(scan.path, malformed.line, "C103",
-                                    f"tag does not match the ID pattern {config.id_pattern}: {malformed.text.strip()}"))
+            problems.append(
+                Problem(
+                    scan.path,
+                    malformed.line,
+                    "C103",
+                    f"tag does not match the ID pattern {config.id_pattern}: {malformed.text.strip()}",
+                )
+            )
     unparsed = any(p.code == "T001" for scan in scans for p in scan.problems)
     for report in reports.reports:
         if report.status.done and report.bug_id not in tagged and not unparsed:  # its tags may lie in that file
-            problems.append(Problem(report.path, report.line_of("status"), "C102",
-                                    f"{report.bug_id} is {report.status} but no code is tagged with it"))
+            problems.append(
+                Problem(
+                    report.path,
+                    report.line_of("status"),
+                    "C102",
+                    f"{report.bug_id} is {report.status} but no code is tagged with it",
+                )
+            )
     return problems
 
 
@@ -198,41 +251,86 @@ def evidence_problems(config: Config, bug: BugStatus, strict: bool) -> list[Prob
     problems = []
     legacy = legacy_evidence_path(config, report.bug_id)
     if legacy.is_file():
-        problems.append(Problem(legacy.relative_to(config.root).as_posix(), 1, "W503",
-                                "evidence in tracer 0.1's format is no longer read: delete it and rerun the tests", Severity.WARNING))
+        problems.append(
+            Problem(
+                legacy.relative_to(config.root).as_posix(),
+                1,
+                "W503",
+                "evidence in tracer 0.1's format is no longer read: delete it and rerun the tests",
+                Severity.WARNING,
+            )
+        )
     for entry in report.checklist:
         if entry.manual is not None and entry.id not in bug.evidence.signoffs:
             command = signoff_command(report.bug_id, entry.id, entry.manual.by, entry.manual.reason)
-            problems.append(Problem(report.path, entry.line, "W504",
-                                    f"item {entry.id!r}: the sign-off by {entry.manual.by} is not pinned to the code, so it cannot go "
-                                    f"stale; the next test run pins it, or run {command}", Severity.WARNING))
+            problems.append(
+                Problem(
+                    report.path,
+                    entry.line,
+                    "W504",
+                    f"item {entry.id!r}: the sign-off by {entry.manual.by} is not pinned to the code, so it cannot go "
+                    f"stale; the next test run pins it, or run {command}",
+                    Severity.WARNING,
+                )
+            )
     for item in bug.items:
         line = next((i.line for i in report.checklist if i.id == item.id), 1)
         if item.state in (ItemStatus.STALE, ItemStatus.FAILED):  # UNKNOWN: the file's own T001 says why
-            problems.append(Problem(report.path, line, "C301", f"item {item.id!r} is {item.state}: {item.detail}",
-                                    subject=f"{report.bug_id}/{item.id}"))
+            problems.append(
+                Problem(
+                    report.path,
+                    line,
+                    "C301",
+                    f"item {item.id!r} is {item.state}: {item.detail}",
+                    subject=f"{report.bug_id}/{item.id}",
+                )
+            )
         for run in item.ran_nothing:
-            problems.append(Problem(
-                report.path, line, "W505",
-                f"item {item.id!r}: {run.test} ran none of {report.bug_id}'s tagged code, so its result says nothing of the fix "
-                "(a test of something else, or code run in a subprocess, which tracer does not observe); an item checked "
-                "without running the code says `kind: static`", Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
-            ))
+            problems.append(
+                Problem(
+                    report.path,
+                    line,
+                    "W505",
+                    f"item {item.id!r}: {run.test} ran none of {report.bug_id}'s tagged code, so its result says "
+                    f"nothing of the fix "
+                    "(a test of something else, or code run in a subprocess, which tracer does not observe); an "
+                    "item checked "
+                    "without running the code says `kind: static`",
+                    Severity.WARNING,
+                    subject=f"{report.bug_id}/{item.id}",
+                )
+            )
         if item.state is ItemStatus.OPEN:
-            problems.append(Problem(
-                report.path, line, "W501", f"item {item.id!r} is verified by no test and has no manual sign-off ({item.detail})",
-                Severity.ERROR if strict else Severity.WARNING, subject=f"{report.bug_id}/{item.id}",
-            ))
+            problems.append(
+                Problem(
+                    report.path,
+                    line,
+                    "W501",
+                    f"item {item.id!r} is verified by no test and has no manual sign-off ({item.detail})",
+                    Severity.ERROR if strict else Severity.WARNING,
+                    subject=f"{report.bug_id}/{item.id}",
+                )
+            )
     folder = evidence_folder(config, report.bug_id).relative_to(config.root).as_posix()
     for ghost in bug.ghosts:
-        problems.append(Problem(f"{folder}/{ghost.file}.json", 1, "C309",
-                                f"item {ghost.item!r}: test {_shorter(ghost.test_id)!r} {ghost.reason}: its result counts for nothing"))
+        problems.append(
+            Problem(
+                f"{folder}/{ghost.file}.json",
+                1,
+                "C309",
+                f"item {ghost.item!r}: test {_shorter(ghost.test_id)!r} {ghost.reason}: its result counts for nothing",
+            )
+        )
     unfinished = [i.id for i in bug.items if not i.state.done]
     if report.status in (Status.VERIFIED, Status.CLOSED) and unfinished:
-        problems.append(Problem(
-            report.path, report.line_of("status"), "C302",
-            f"status is {report.status} but {len(unfinished)} items are not verified: {', '.join(unfinished)}",
-        ))
+        problems.append(
+            Problem(
+                report.path,
+                report.line_of("status"),
+                "C302",
+                f"status is {report.status} but {len(unfinished)} items are not verified: {', '.join(unfinished)}",
+            )
+        )
     return problems
 
 
@@ -255,7 +353,9 @@ def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
     severity = Severity.ERROR if report.status.done else Severity.WARNING
     placeholders, _ = _text_facts(config, config.root / report.path)
     return [
-        Problem(report.path, number, "C401", f"template placeholder left in the report: {_shorter(placeholder)}", severity)
+        Problem(
+            report.path, number, "C401", f"template placeholder left in the report: {_shorter(placeholder)}", severity
+        )
         for number, placeholder in placeholders
     ]
 
@@ -264,7 +364,9 @@ def _text_facts(config: Config, path: Path) -> tuple[list[tuple[int, str]], list
     """The placeholders and the relative link targets in a Markdown file's prose, by line: read
     once per command, and cached by the file's content."""
     try:  # a report, a document or the index: no larger than any of them may be
-        data = read_bytes(config.root, path, max(config.max_report_bytes, 4 * config.max_output_chars), "max_report_bytes")
+        data = read_bytes(
+            config.root, path, max(config.max_report_bytes, 4 * config.max_output_chars), "max_report_bytes"
+        )
         text = data.decode("utf-8")
     except (UnsafePath, UnicodeDecodeError):
         return [], []  # the report's own reading says why

@@ -37,8 +37,10 @@ def _project() -> Project:
     return Project(load_config())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog=examples("tracer new \"NaN gradients in training\"", "tracer render BUG-20251110-002", "tracer check"))
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=examples('tracer new "NaN gradients in training"', "tracer render BUG-20251110-002", "tracer check"),
+)
 @click.version_option(package_name=tracer.DISTRIBUTION, prog_name="tracer")
 def cli() -> None:
     """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents.
@@ -53,7 +55,9 @@ def echo(text: str = "", annotations: bool = False, **options: Any) -> None:
     names that are not UTF-8 shown as `\\xe9`, never a UnicodeEncodeError."""
     from tracer.escape import terminal
 
-    click.echo(terminal(text, annotations).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), **options)
+    click.echo(
+        terminal(text, annotations).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), **options
+    )
 
 
 def echo_line(text: str, **options: Any) -> None:
@@ -68,11 +72,15 @@ def _echo_problems(problems: Sequence[Problem]) -> None:
         echo_line(str(problem), err=True)
 
 
-@cli.command(short_help="Write a bug's code-changes document and the index.",
-             epilog=examples("tracer render BUG-20251110-002", "tracer render --all", "tracer render --all --check"))
+@cli.command(
+    short_help="Write a bug's code-changes document and the index.",
+    epilog=examples("tracer render BUG-20251110-002", "tracer render --all", "tracer render --all --check"),
+)
 @click.argument("bug_id", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here ('-' for stdout).")
-@click.option("--base", metavar="REV", help="Diff each function against this revision (default: the report's pre_fix_revision).")
+@click.option(
+    "--base", metavar="REV", help="Diff each function against this revision (default: the report's pre_fix_revision)."
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if the file on disk is not current.")
 @click.option("--all", "render_all", is_flag=True, help="Render every report's document and the index.")
 def render(bug_id: str | None, output: str | None, base: str | None, check: bool, render_all: bool) -> int:
@@ -89,7 +97,10 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
     if not render_all and not bug_id:
         raise click.UsageError("give a BUG_ID or --all")
     if render_all and project.is_empty:
-        echo(f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        echo(
+            f"tracer: nothing to render: no bug reports in {project.config.reports_dir}/ and no tags in the code",
+            err=True,
+        )
         return ExitCode.CLEAN
     documents = project.rendered(None if render_all else bug_id, base)
     if output == "-":
@@ -116,8 +127,10 @@ def render(bug_id: str | None, output: str | None, base: str | None, check: bool
     return ExitCode.FINDINGS if stale else ExitCode.CLEAN
 
 
-@cli.command(short_help="Print where a bug lives in the code.",
-             epilog=examples("tracer trace BUG-20251110-002", "tracer trace --all --format json"))
+@cli.command(
+    short_help="Print where a bug lives in the code.",
+    epilog=examples("tracer trace BUG-20251110-002", "tracer trace --all --format json"),
+)
 @click.argument("bug_id", required=False)
 @click.option("--all", "every", is_flag=True, help="Every tag of every ID, orphans included.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -142,9 +155,14 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
                 echo_line(f"{data['bug_id']}:")
             for function in data["functions"]:
                 indent = "  " if every else ""
-                echo_line(f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: {function['kind']} {function['qualname']}")
+                echo_line(
+                    f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: "
+                    f"{function['kind']} {function['qualname']}"
+                )
                 for change in function["changes"]:
-                    echo_line(f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}")
+                    echo_line(
+                        f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}"
+                    )
     found = any(data["functions"] for data in traces)
     if not found:
         echo("no code is tagged" + (f" with {bug_id}{_nearest_ids(project, bug_id)}" if bug_id else ""), err=True)
@@ -152,7 +170,7 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
 
 
 def _nearest_ids(project: Project, bug_id: str) -> str:
-    """"; did you mean X?" from the tagged IDs and the reports' (a report that cannot be read
+    """ "; did you mean X?" from the tagged IDs and the reports' (a report that cannot be read
     is no suggestion), or ""."""
     import difflib
 
@@ -163,10 +181,18 @@ def _nearest_ids(project: Project, bug_id: str) -> str:
     return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
-@cli.command("list", short_help="List the bug reports.",
-             epilog=examples("tracer list", "tracer list --status open --status investigating --format json"))
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
-              help="Only reports with this status (repeatable).")
+@cli.command(
+    "list",
+    short_help="List the bug reports.",
+    epilog=examples("tracer list", "tracer list --status open --status investigating --format json"),
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only reports with this status (repeatable).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     """List the bug reports."""
@@ -179,7 +205,7 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     wanted = {status.lower() for status in statuses}
     rows = sorted((r for r in reports.reports if not wanted or r.status in wanted), key=lambda r: r.bug_id)
     if not reports.reports and not reports.problems:
-        echo(f"tracer: no bug reports in {project.config.reports_dir}/; `tracer new \"title\"` writes one", err=True)
+        echo(f'tracer: no bug reports in {project.config.reports_dir}/; `tracer new "title"` writes one', err=True)
     if fmt == "json":
         echo(json_text([report_as_dict(r) for r in rows], indent=2))
     else:
@@ -188,27 +214,58 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 
-@cli.command(short_help="Run a bug's linked tests before and after the fix.",
-             epilog=examples("tracer prove BUG-20251110-002", "tracer prove BUG-20251110-002 --base HEAD~3 --repeat 5",
-                             "tracer prove BUG-20251110-002 --changes --format json"))
+@cli.command(
+    short_help="Run a bug's linked tests before and after the fix.",
+    epilog=examples(
+        "tracer prove BUG-20251110-002",
+        "tracer prove BUG-20251110-002 --base HEAD~3 --repeat 5",
+        "tracer prove BUG-20251110-002 --changes --format json",
+    ),
+)
 @click.argument("bug_id")
-@click.option("--base", metavar="REV", help="Take the pre-fix code from this revision, even one outside HEAD's history "
-              "(default: the report's pre_fix_revision, which must be an ancestor of HEAD).")
-@click.option("--repeat", type=click.IntRange(1, 100), default=3, show_default=True,
-              help="Run each side this many times; a test whose outcome changes is flaky, never proven.")
-@click.option("--changes", is_flag=True, help="Put back each change block of the fix alone and report which linked tests catch it.")
+@click.option(
+    "--base",
+    metavar="REV",
+    help="Take the pre-fix code from this revision, even one outside HEAD's history "
+    "(default: the report's pre_fix_revision, which must be an ancestor of HEAD).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Run each side this many times; a test whose outcome changes is flaky, never proven.",
+)
+@click.option(
+    "--changes",
+    is_flag=True,
+    help="Put back each change block of the fix alone and report which linked tests catch it.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
-              help="Time limit of each pytest run (with --changes, by default 10 times the run on the current code, at least 120 s).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="With --changes: blocks run at once (default: the cores).")
-def prove(bug_id: str, base: str | None, repeat: int, changes: bool, fmt: str, timeout: float | None, jobs: int | None) -> int:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Time limit of each pytest run (with --changes, by default 10 times the run on the current code, "
+    "at least 120 s).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="With --changes: blocks run at once (default: the cores)."
+)
+def prove(
+    bug_id: str, base: str | None, repeat: int, changes: bool, fmt: str, timeout: float | None, jobs: int | None
+) -> int:
     """Run BUG_ID's linked tests before and after the fix: a proven test fails before, passes after.
     With --changes: for each change block of the fix, the linked tests that fail without it."""
     project = _project()
     target = project.prove_target(bug_id, base, allow_missing=changes)
     if target.explicit and target.commit:
         what = "pieces of the code" if changes else "the code"
-        echo(f"tracer: --base {base}: running the linked tests on {what} of commit {target.commit} ({target.subject})", err=True)
+        echo(
+            f"tracer: --base {base}: running the linked tests on {what} of commit {target.commit} ({target.subject})",
+            err=True,
+        )
     if changes:
         return _prove_changes(project, bug_id, target, fmt, timeout, jobs)
     from tracer.escape import json_text
@@ -217,11 +274,24 @@ def prove(bug_id: str, base: str | None, repeat: int, changes: bool, fmt: str, t
     result = project.prove(bug_id, target, repeat, timeout)
     if not any(run.outcomes for run in result.before):
         before = result.before[0]
-        echo(f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{before.tail()}", err=True)
+        echo(
+            f"tracer: no linked test ran on the old code (pytest exit code {before.exit_code}):\n{before.tail()}",
+            err=True,
+        )
     failing_after = any(v is Verdict.FAILS_AFTER for tests in result.proof.items.values() for v in tests.values())
     if fmt == "json":
-        echo(json_text({"revision": result.proof.revision, "repeat": repeat, "environment": result.environment.as_dict,
-                        "items": result.proof.items}, indent=2, sort_keys=True))
+        echo(
+            json_text(
+                {
+                    "revision": result.proof.revision,
+                    "repeat": repeat,
+                    "environment": result.environment.as_dict,
+                    "items": result.proof.items,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
     echo(
         f"{bug_id}: linked tests on {result.proof.revision[:12]} (before) and on the work tree (after), "
@@ -234,7 +304,9 @@ def prove(bug_id: str, base: str | None, repeat: int, changes: bool, fmt: str, t
     return ExitCode.FINDINGS if failing_after else ExitCode.CLEAN
 
 
-def _prove_changes(project: Project, bug_id: str, target: Target, fmt: str, timeout: float | None, jobs: int | None) -> int:
+def _prove_changes(
+    project: Project, bug_id: str, target: Target, fmt: str, timeout: float | None, jobs: int | None
+) -> int:
     from tracer.escape import json_text
 
     result = project.prove_changes(bug_id, target, timeout, jobs)
@@ -246,8 +318,10 @@ def _prove_changes(project: Project, bug_id: str, target: Target, fmt: str, time
         return ExitCode.FINDINGS if any(block.status.finding for block in blocks) else ExitCode.CLEAN
     from tracer.status import short_tests
 
-    echo(f"{bug_id}: {len(blocks)} change block{'s' if len(blocks) != 1 else ''} against {target.shown}, each put back "
-         f"alone, the linked tests run once for each (time limit {result.timeout:.0f} s), on {result.environment.label}")
+    echo(
+        f"{bug_id}: {len(blocks)} change block{'s' if len(blocks) != 1 else ''} against {target.shown}, each put back "
+        f"alone, the linked tests run once for each (time limit {result.timeout:.0f} s), on {result.environment.label}"
+    )
     for block in blocks:
         where = f"{block.path}:{block.start_line}-{block.end_line}"
         echo_line(f"  {where:<36} {block.status:<15} {block.qualname}")
@@ -259,18 +333,32 @@ def _prove_changes(project: Project, bug_id: str, target: Target, fmt: str, time
     return ExitCode.FINDINGS if any(block.status.finding for block in blocks) else ExitCode.CLEAN
 
 
-@cli.command(short_help="Check that reports, tags, documents and evidence agree.",
-             epilog=examples("tracer check", "tracer check --diff", "tracer check --format sarif --output-file tracer.sarif",
-                             "tracer check --allowed-signers .github/allowed_signers"))
+@cli.command(
+    short_help="Check that reports, tags, documents and evidence agree.",
+    epilog=examples(
+        "tracer check",
+        "tracer check --diff",
+        "tracer check --format sarif --output-file tracer.sarif",
+        "tracer check --allowed-signers .github/allowed_signers",
+    ),
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--diff", "show_diff", is_flag=True, help="Show how each stale generated document would change.")
 @click.option("--strict", is_flag=True, help="Items no test verifies are errors, not warnings.")
-@click.option("--output-file", type=click.Path(dir_okay=False, allow_dash=True), help="Write the findings here instead of stdout.")
-@click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Every evidence file must be signed by a key this ssh allowed_signers file trusts for its environment "
-                   "(default: [tool.tracer] allowed_signers).")
+@click.option(
+    "--output-file", type=click.Path(dir_okay=False, allow_dash=True), help="Write the findings here instead of stdout."
+)
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Every evidence file must be signed by a key this ssh allowed_signers file trusts for its environment "
+    "(default: [tool.tracer] allowed_signers).",
+)
 @click.option("--force", is_flag=True, help="Replace an --output-file that is not an output of tracer check.")
-def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allowed_signers: str | None, force: bool) -> int:
+def check(
+    fmt: str, show_diff: bool, strict: bool, output_file: str | None, allowed_signers: str | None, force: bool
+) -> int:
     """Check that reports, tags, generated documents and evidence agree. Writes nothing but --output-file."""
     from tracer import formats
     from tracer.check import check_project
@@ -296,17 +384,27 @@ def check(fmt: str, show_diff: bool, strict: bool, output_file: str | None, allo
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if fmt == "text" or (output_file and output_file != "-"):
         warnings = len(problems) - len(errors)
-        summary = f"tracer check: {len(errors)} error{'s' if len(errors) != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+        plural = {True: "s", False: ""}
+        summary = (
+            f"tracer check: {len(errors)} error{plural[len(errors) != 1]}, {warnings} warning{plural[warnings != 1]}"
+        )
         if result.nothing_to_check:
-            summary = f"tracer check: nothing to check here: no bug reports in {config.reports_dir}/ and no tags in the code"
+            summary = (
+                f"tracer check: nothing to check here: no bug reports in {config.reports_dir}/ and no tags in the code"
+            )
         echo(summary, err=True)
     return ExitCode.FINDINGS if errors else ExitCode.CLEAN
 
 
-@cli.command(short_help="The linked tests whose executed code changed since a revision.",
-             epilog=examples("tracer affected", "tracer affected --base HEAD~1 --format json",
-                             "python -m pytest --tracer-affected HEAD~1"))
-@click.option("--base", metavar="REV", default="HEAD", show_default=True, help="Compare the work tree with this revision.")
+@cli.command(
+    short_help="The linked tests whose executed code changed since a revision.",
+    epilog=examples(
+        "tracer affected", "tracer affected --base HEAD~1 --format json", "python -m pytest --tracer-affected HEAD~1"
+    ),
+)
+@click.option(
+    "--base", metavar="REV", default="HEAD", show_default=True, help="Compare the work tree with this revision."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def affected(base: str, fmt: str) -> int:
     """The linked tests whose executed tagged code changed since REV, one test id a line: those
@@ -324,10 +422,14 @@ def affected(base: str, fmt: str) -> int:
     return ExitCode.CLEAN
 
 
-@cli.command(short_help="Write a new bug report with the next free ID.",
-             epilog=examples("tracer new \"NaN gradients in training\" --severity High"))
+@cli.command(
+    short_help="Write a new bug report with the next free ID.",
+    epilog=examples('tracer new "NaN gradients in training" --severity High'),
+)
 @click.argument("title")
-@click.option("--severity", type=click.Choice(["Critical", "High", "Medium", "Low"]), default="Medium", show_default=True)
+@click.option(
+    "--severity", type=click.Choice(["Critical", "High", "Medium", "Low"]), default="Medium", show_default=True
+)
 @click.option("--author", default=None, help="Default: git's user.name.")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Default: today.")
 def new(title: str, severity: str, author: str | None, day: dt.datetime | None) -> int:
@@ -355,13 +457,17 @@ def new(title: str, severity: str, author: str | None, day: dt.datetime | None) 
         if stale_document(document, shown_path(document.path), config.root) is not None:
             atomic_write(write_target(config.root, document.path), document.text)
             echo_line(f"wrote {shown_path(document.path)}")
-    echo_line(f"next: fill in the report, tag the changed code with `# {bug_id}: what and why`, link tests with "
-              f"@pytest.mark.verifies(\"{bug_id}\", \"reproduce\"), then run tracer render {bug_id}")
+    echo_line(
+        f"next: fill in the report, tag the changed code with `# {bug_id}: what and why`, link tests with "
+        f'@pytest.mark.verifies("{bug_id}", "reproduce"), then run tracer render {bug_id}'
+    )
     return ExitCode.CLEAN
 
 
-@cli.command(short_help="Sign off a checklist item by hand, pinned to the code.",
-             epilog=examples("tracer signoff BUG-20251110-002 reviewed --by Ada --reason \"read the diff\""))
+@cli.command(
+    short_help="Sign off a checklist item by hand, pinned to the code.",
+    epilog=examples('tracer signoff BUG-20251110-002 reviewed --by Ada --reason "read the diff"'),
+)
 @click.argument("bug_id")
 @click.argument("item_id")
 @click.option("--by", required=True, help="Who signs off.")
@@ -381,8 +487,11 @@ def evidence() -> None:
     """Evidence from other machines."""
 
 
-@evidence.command("merge", short_help="Add evidence files written elsewhere.",
-                  epilog=examples("tracer evidence merge artifacts/cpython3.12-linux-device-cuda.json"))
+@evidence.command(
+    "merge",
+    short_help="Add evidence files written elsewhere.",
+    epilog=examples("tracer evidence merge artifacts/cpython3.12-linux-device-cuda.json"),
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def evidence_merge(files: tuple[str, ...]) -> int:
     """Add evidence files written elsewhere (a GPU runner, another OS): each replaces the project's
@@ -403,12 +512,22 @@ def evidence_merge(files: tuple[str, ...]) -> int:
     return ExitCode.FINDINGS if notes else ExitCode.CLEAN
 
 
-@evidence.command("attest", short_help="Sign evidence files with an SSH key.",
-                  epilog=examples("tracer evidence attest --key ~/.ssh/runner_key",
-                                  "TRACER_SIGN_KEY=runner_key tracer evidence attest docs/bug_reports/evidence/*/cpython3.12-linux.json"))
+@evidence.command(
+    "attest",
+    short_help="Sign evidence files with an SSH key.",
+    epilog=examples(
+        "tracer evidence attest --key ~/.ssh/runner_key",
+        "TRACER_SIGN_KEY=runner_key tracer evidence attest docs/bug_reports/evidence/*/cpython3.12-linux.json",
+    ),
+)
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", type=click.Path(dir_okay=False), envvar="TRACER_SIGN_KEY", show_envvar=True,
-              help="The SSH key to sign with (one with a passphrase must be held by ssh-agent: tracer never prompts).")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False),
+    envvar="TRACER_SIGN_KEY",
+    show_envvar=True,
+    help="The SSH key to sign with (one with a passphrase must be held by ssh-agent: tracer never prompts).",
+)
 def evidence_attest(files: tuple[str, ...], key: str | None) -> int:
     """Sign evidence files: an in-toto statement beside each, signed with ssh-keygen. Without FILES,
     every evidence file whose signature no longer holds; another signer's good signature is kept."""
@@ -439,10 +558,17 @@ def evidence_attest(files: tuple[str, ...], key: str | None) -> int:
     return ExitCode.FINDINGS if any(o.action is Action.SKIPPED for o in outcomes) else ExitCode.CLEAN
 
 
-@evidence.command("verify", short_help="Who signed each evidence file.",
-                  epilog=examples("tracer evidence verify --allowed-signers .github/allowed_signers --format json"))
-@click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
-              help="The ssh allowed_signers file (default: [tool.tracer] allowed_signers).")
+@evidence.command(
+    "verify",
+    short_help="Who signed each evidence file.",
+    epilog=examples("tracer evidence verify --allowed-signers .github/allowed_signers --format json"),
+)
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="The ssh allowed_signers file (default: [tool.tracer] allowed_signers).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def evidence_verify(allowed_signers: str | None, fmt: str) -> int:
     """Who signed each evidence file, and whether the signature holds (exit 1 where one does not)."""
@@ -467,10 +593,17 @@ def evidence_verify(allowed_signers: str | None, fmt: str) -> int:
     return ExitCode.FINDINGS if bad or signers.problems or unread else ExitCode.CLEAN
 
 
-@evidence.command("statement", short_help="Print an evidence file's in-toto statement, unsigned.",
-                  epilog=examples("tracer evidence statement docs/bug_reports/evidence/bug-20251110-002/cpython3.12-linux.json --predicate"))
+@evidence.command(
+    "statement",
+    short_help="Print an evidence file's in-toto statement, unsigned.",
+    epilog=examples(
+        "tracer evidence statement docs/bug_reports/evidence/bug-20251110-002/cpython3.12-linux.json --predicate"
+    ),
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--predicate", "predicate_only", is_flag=True, help="Only the predicate (for actions/attest's predicate-path).")
+@click.option(
+    "--predicate", "predicate_only", is_flag=True, help="Only the predicate (for actions/attest's predicate-path)."
+)
 def evidence_statement(file: str, predicate_only: bool) -> int:
     """Print the in-toto statement `attest` would sign for FILE, unsigned: for other signers,
     such as GitHub's artifact attestations (Sigstore)."""
@@ -481,11 +614,21 @@ def evidence_statement(file: str, predicate_only: bool) -> int:
     return ExitCode.CLEAN
 
 
-@evidence.command("import-junit", short_help="Record outcomes from JUnit XML of any test runner.",
-                  epilog=examples("tracer evidence import-junit junit.xml -e python=3.12 -e runner=bazel"))
+@evidence.command(
+    "import-junit",
+    short_help="Record outcomes from JUnit XML of any test runner.",
+    epilog=examples("tracer evidence import-junit junit.xml -e python=3.12 -e runner=bazel"),
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-e", "--environment", "facts", multiple=True, required=True, metavar="KEY=VALUE",
-              help="A fact of the environment the tests ran in, such as python=3.12 or runner=bazel (repeatable).")
+@click.option(
+    "-e",
+    "--environment",
+    "facts",
+    multiple=True,
+    required=True,
+    metavar="KEY=VALUE",
+    help="A fact of the environment the tests ran in, such as python=3.12 or runner=bazel (repeatable).",
+)
 def evidence_import_junit(files: tuple[str, ...], facts: tuple[str, ...]) -> int:
     """Record the outcomes in JUnit XML FILES (pytest --junitxml, unittest-xml-reporting, Bazel)
     of test cases that carry a `verifies` property (BUG-ID:item) or match [tool.tracer.verifies],
@@ -500,28 +643,44 @@ def evidence_import_junit(files: tuple[str, ...], facts: tuple[str, ...]) -> int
     read, problems, written = project.import_junit([(Path(f), f) for f in files], environment)
     _echo_problems(problems)
     if problems:
-        echo(f"tracer: nothing imported: {len(problems)} finding{'s' if len(problems) != 1 else ''} in the JUnit files", err=True)
+        echo(
+            f"tracer: nothing imported: {len(problems)} finding{'s' if len(problems) != 1 else ''} in the JUnit files",
+            err=True,
+        )
         return ExitCode.INPUT_ERROR
     if not read.results:
-        echo(f"tracer: none of {read.cases} test cases links to a checklist item (a verifies property, or [tool.tracer.verifies])", err=True)
+        echo(
+            f"tracer: none of {read.cases} test cases links to a checklist item (a verifies property, or "
+            f"[tool.tracer.verifies])",
+            err=True,
+        )
         return ExitCode.FINDINGS
     echo(f"recorded {len(read.results)} results of {read.cases} test cases for {', '.join(written)} from JUnit")
     return ExitCode.CLEAN
 
 
-@cli.command(short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public"))
-@click.option("-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/).")
+@cli.command(
+    short_help="Write a static HTML site of every bug.", epilog=examples("tracer site", "tracer site -o public")
+)
+@click.option(
+    "-o", "--output", type=click.Path(), help="Write the site into this folder (default: the cache folder's site/)."
+)
 @click.option("--force", is_flag=True, help="Replace files in the folder that tracer did not write.")
 def site(output: str | None, force: bool) -> int:
     """Write a static HTML site: every bug and its report, their changed code and checklists, the
     traceability matrix and every tag by file, with a search. Opens from file:// with no server."""
     project = _project()
     if project.is_empty:
-        echo(f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code", err=True)
+        echo(
+            f"tracer: nothing to publish: no bug reports in {project.config.reports_dir}/ and no tags in the code",
+            err=True,
+        )
         return ExitCode.CLEAN
     _echo_problems(project.scan_problems)
     result = project.site(Path(output) if output is not None else None, force)
-    changed = f"wrote {len(result.written)} of {len(result.pages)} files" + (f", removed {len(result.removed)}" if result.removed else "")
+    changed = f"wrote {len(result.written)} of {len(result.pages)} files" + (
+        f", removed {len(result.removed)}" if result.removed else ""
+    )
     echo_line(f"{changed}; open {shown_path(result.index)}")
     return ExitCode.CLEAN
 
@@ -540,7 +699,9 @@ def _output_file(root: Path, output_file: str, force: bool) -> Path:
         except UnsafePath:
             ours = False
         if not ours:
-            raise TracerError("exists and is not an output of tracer check: not replaced (give --force to replace it)", output_file)
+            raise TracerError(
+                "exists and is not an output of tracer check: not replaced (give --force to replace it)", output_file
+            )
     return target
 
 

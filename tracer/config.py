@@ -40,7 +40,9 @@ class Config:
     cache_dir: str = ".tracer-cache"
     source_url: str = ""  # e.g. https://example.org/repo/blob/{commit}/{path}#L{start}-L{end}
     issue_url: str = ""  # e.g. https://example.org/issues/{id}
-    allowed_signers: str = ""  # an ssh allowed_signers file: `tracer check` then verifies every evidence file's signature
+    allowed_signers: str = (
+        ""  # an ssh allowed_signers file: `tracer check` then verifies every evidence file's signature
+    )
     # [tool.tracer.verifies]: test name or pattern -> "BUG-ID:item" links, for tests run by other
     # runners (tracer evidence import-junit); sorted by name
     verifies: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -158,7 +160,9 @@ def load_config(start: Path | None = None) -> Config:
         line = _line_of(text, key)
         expected = _KEYS.get(key)
         if expected is None:
-            raise TracerError(f"[tool.tracer]: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})", pyproject, line)
+            raise TracerError(
+                f"[tool.tracer]: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})", pyproject, line
+            )
         if expected is list:
             valid = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
         elif expected is dict:
@@ -171,8 +175,12 @@ def load_config(start: Path | None = None) -> Config:
         else:
             valid = isinstance(value, str)
         if not valid:
-            kinds: dict[type, str] = {list: "a list of strings", dict: "a table of test names to lists of BUG-ID:item", str: "a string",
-                                      int: "a whole number above 0"}
+            kinds: dict[type, str] = {
+                list: "a list of strings",
+                dict: "a table of test names to lists of BUG-ID:item",
+                str: "a string",
+                int: "a whole number above 0",
+            }
             kind = kinds[expected]
             got = repr(value)[:100] if expected is int else type(value).__name__
             raise TracerError(f"[tool.tracer]: {key} must be {kind}, got {got}", pyproject, line)
@@ -181,14 +189,25 @@ def load_config(start: Path | None = None) -> Config:
             continue
         for folder in value if isinstance(value, list) else [value]:
             if key in (*_FOLDER_KEYS, "source_roots", "test_roots", "exclude") and not _inside(root, folder):
-                raise TracerError(f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line)
+                raise TracerError(
+                    f"[tool.tracer]: {key} must name a folder inside the project, got {folder!r}", pyproject, line
+                )
             if key == "allowed_signers" and not (folder and _inside(root, folder)):
-                raise TracerError(f"[tool.tracer]: {key} must name a file inside the project, got {folder!r}", pyproject, line)
+                raise TracerError(
+                    f"[tool.tracer]: {key} must name a file inside the project, got {folder!r}", pyproject, line
+                )
         if isinstance(value, dict):
-            values[key] = tuple(sorted((name, (links,) if isinstance(links, str) else tuple(links)) for name, links in value.items()))
+            values[key] = tuple(
+                sorted((name, (links,) if isinstance(links, str) else tuple(links)) for name, links in value.items())
+            )
             continue
         values[key] = tuple(value) if isinstance(value, list) else value
-    compile_id_pattern(str(values.get("id_pattern", DEFAULT_ID_PATTERN)), "[tool.tracer]: id_pattern", pyproject, _line_of(text, "id_pattern"))
+    compile_id_pattern(
+        str(values.get("id_pattern", DEFAULT_ID_PATTERN)),
+        "[tool.tracer]: id_pattern",
+        pyproject,
+        _line_of(text, "id_pattern"),
+    )
     for key in ("source_url", "issue_url"):
         _check_url_template(values.get(key, ""), key, pyproject, _line_of(text, key))
     if "output_suffix" in values:
@@ -197,7 +216,9 @@ def load_config(start: Path | None = None) -> Config:
         named = values.get(key, ())
         for folder in [named] if isinstance(named, str) else named:
             if not (root / folder).is_dir():
-                raise TracerError(f"[tool.tracer]: {key}: {folder!r} is not a folder of the project", pyproject, _line_of(text, key))
+                raise TracerError(
+                    f"[tool.tracer]: {key}: {folder!r} is not a folder of the project", pyproject, _line_of(text, key)
+                )
     return Config(root=root, explicit=frozenset(values), repo_prefix=prefix, **values)
 
 
@@ -213,12 +234,16 @@ def _check_url_template(template: str, key: str, pyproject: Path, line: int) -> 
     except ValueError as error:
         raise TracerError(f"[tool.tracer]: {key} is not a valid template: {error}", pyproject, line) from None
     if template and not re.match(r"https?://[^{}]", template, re.IGNORECASE):
-        raise TracerError(f"[tool.tracer]: {key} must be an http:// or https:// address, got {template!r}"[:300], pyproject, line)
+        raise TracerError(
+            f"[tool.tracer]: {key} must be an http:// or https:// address, got {template!r}"[:300], pyproject, line
+        )
     unknown = names - _URL_FIELDS[key]
     if unknown:
         raise TracerError(
-            f"[tool.tracer]: {key} names {{{sorted(unknown)[0]}}}; it may use {', '.join('{' + n + '}' for n in sorted(_URL_FIELDS[key]))}",
-            pyproject, line,
+            f"[tool.tracer]: {key} names {{{sorted(unknown)[0]}}}; it may use "
+            f"{', '.join('{' + n + '}' for n in sorted(_URL_FIELDS[key]))}",
+            pyproject,
+            line,
         )
 
 
@@ -230,7 +255,8 @@ def _check_output_suffix(suffix: str, pyproject: Path, line: int) -> None:
         raise TracerError(
             f"[tool.tracer]: output_suffix must be the end of a file name with an extension, such as "
             f"'-code-changes.md' (letters, digits, '.', '_', '-', not starting with '.'), got {suffix!r}"[:300],
-            pyproject, line,
+            pyproject,
+            line,
         )
 
 

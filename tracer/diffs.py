@@ -68,7 +68,9 @@ def scope_source(lines: list[str], start: int, end: int) -> str:
     return "\n".join(lines[start - 1 : end]) + "\n"
 
 
-def diff_scopes(root: Path, revision: str, tagged: list[TaggedScope], current: dict[str, list[str]]) -> dict[tuple[str, str], ScopeDiff]:
+def diff_scopes(
+    root: Path, revision: str, tagged: list[TaggedScope], current: dict[str, list[str]]
+) -> dict[tuple[str, str], ScopeDiff]:
     """Diffs keyed by (path, qualname); when git cannot answer, every entry says why."""
     try:
         commit = resolve_revision(root, revision)

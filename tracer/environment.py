@@ -37,7 +37,10 @@ class Environment:
         facts = self.as_dict
         if not facts:
             return "any environment"
-        head = [f"{facts.pop('implementation', 'python')} {facts.pop('python', '?')}".strip(), facts.pop("platform", "")]
+        head = [
+            f"{facts.pop('implementation', 'python')} {facts.pop('python', '?')}".strip(),
+            facts.pop("platform", ""),
+        ]
         return " / ".join([part for part in head if part] + [f"{k} {v}" for k, v in sorted(facts.items())])
 
     @property

@@ -96,13 +96,15 @@ class MarkdownText(str):
     __slots__ = ()
 
 
-_MD_SPECIAL = re.compile(r"[`*|]|<(?=[A-Za-z/!?])|\](?=[(\[])|\\(?=[!-/:-@\[-`{-~]|$)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MD_SPECIAL = re.compile(
+    r"[`*|]|<(?=[A-Za-z/!?])|\](?=[(\[])|\\(?=[!-/:-@\[-`{-~]|$)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"
+)
 
 
 def md_inline(value: object) -> MarkdownText:
     """A value as inline Markdown text: one line, and no character of it opens a code span,
-    emphasis, a link, an image, raw HTML or a table cell (a `]` is escaped where a `(` or `[` follows,
-which is all a link or an image needs, and a `<` where a tag or an autolink could start)."""
+        emphasis, a link, an image, raw HTML or a table cell (a `]` is escaped where a `(` or `[` follows,
+    which is all a link or an image needs, and a `<` where a tag or an autolink could start)."""
     if isinstance(value, MarkdownText):
         return value
     return MarkdownText(_MD_SPECIAL.sub(lambda m: "\\" + m.group(), one_line(str(value), keep_bytes=True)))
@@ -114,7 +116,11 @@ def code_span(value: object) -> MarkdownText:
     text = one_line(str(value), keep_bytes=True)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    padded = f" {text} " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ") and text.strip()) else text
+    padded = (
+        f" {text} "
+        if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ") and text.strip())
+        else text
+    )
     return MarkdownText(f"{fence}{padded}{fence}")
 
 
@@ -122,15 +128,25 @@ def md_with_code(value: object) -> MarkdownText:
     """Text written for Markdown with `code spans` in it (a note tracer wrote, kept in a file a
     repository can change): the spans stay code spans, fenced afresh, the rest is inline text."""
     parts = re.split(r"`([^`]*)`", one_line(str(value), keep_bytes=True))
-    return MarkdownText("".join(code_span(part) if odd else md_inline(part) for odd, part in
-                                ((index % 2 == 1, part) for index, part in enumerate(parts))))
+    return MarkdownText(
+        "".join(
+            code_span(part) if odd else md_inline(part)
+            for odd, part in ((index % 2 == 1, part) for index, part in enumerate(parts))
+        )
+    )
 
 
 def link_target(url: object) -> MarkdownText:
     """A link's destination: what could end it early (blanks, parentheses, angle brackets, controls)
     percent-encoded."""
     text = str(url)
-    return MarkdownText(re.sub(r"[\x00-\x20\x7f()<>\\`]|[\ud800-\udfff]", lambda m: quote(m.group().encode("utf-8", "surrogateescape")), text))
+    return MarkdownText(
+        re.sub(
+            r"[\x00-\x20\x7f()<>\\`]|[\ud800-\udfff]",
+            lambda m: quote(m.group().encode("utf-8", "surrogateescape")),
+            text,
+        )
+    )
 
 
 def md_finalize(value: object) -> object:

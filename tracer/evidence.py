@@ -116,7 +116,9 @@ class EvidenceFile:
     imported: dict[str, str] = field(default_factory=dict)  # scope run at import -> the line ranges seen to run
 
     def to_json(self) -> str:
-        used = {r.code for tests in self.items.values() for r in tests.values()} | {s.code for s in self.signoffs.values()}
+        used = {r.code for tests in self.items.values() for r in tests.values()} | {
+            s.code for s in self.signoffs.values()
+        }
         data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "fingerprint_scheme": self.scheme,
@@ -125,7 +127,8 @@ class EvidenceFile:
             "fingerprints": {k: dict(sorted(v.items())) for k, v in sorted(self.fingerprints.items()) if k in used},
             "items": {
                 item: {test: _result_json(r) for test, r in sorted(tests.items())}
-                for item, tests in sorted(self.items.items()) if tests
+                for item, tests in sorted(self.items.items())
+                if tests
             },
         }
         if self.imported:
@@ -140,7 +143,9 @@ class EvidenceFile:
                 "revision": self.proof.revision,
                 "repeat": self.proof.repeat,
                 "code": self.proof.code,
-                "items": {i: {t: v.value for t, v in sorted(tests.items())} for i, tests in sorted(self.proof.items.items())},
+                "items": {
+                    i: {t: v.value for t, v in sorted(tests.items())} for i, tests in sorted(self.proof.items.items())
+                },
             }
         if self.changes is not None:
             data["changes"] = self.changes.to_data()
@@ -156,16 +161,24 @@ class EvidenceFile:
             scheme=data["fingerprint_scheme"],
             fingerprints=data["fingerprints"],
             items={
-                item: {test: TestResult(Outcome(r["outcome"]), r["code"], r.get("source", ""), _executed(r.get("executed")))
-                       for test, r in tests.items()}
+                item: {
+                    test: TestResult(
+                        Outcome(r["outcome"]), r["code"], r.get("source", ""), _executed(r.get("executed"))
+                    )
+                    for test, r in tests.items()
+                }
                 for item, tests in data["items"].items()
             },
             imported=dict(data.get("imported", {})),
             signoffs={
-                item: SignOff(s["by"], s["reason"], s["code"], s.get("from_report", False)) for item, s in data.get("signoffs", {}).items()
+                item: SignOff(s["by"], s["reason"], s["code"], s.get("from_report", False))
+                for item, s in data.get("signoffs", {}).items()
             },
-            proof=None if proof is None else Proof(
-                proof["revision"], proof["repeat"],
+            proof=None
+            if proof is None
+            else Proof(
+                proof["revision"],
+                proof["repeat"],
                 {i: {t: Verdict(v) for t, v in tests.items()} for i, tests in proof["items"].items()},
                 proof.get("code", ""),
             ),
@@ -177,8 +190,15 @@ class EvidenceFile:
         self.fingerprints[identity] = dict(prints)
         return identity
 
-    def record(self, item_id: str, test_id: str, outcome: Outcome, prints: Mapping[str, str], source: str = "",
-               executed: Mapping[str, str] | None = None) -> None:
+    def record(
+        self,
+        item_id: str,
+        test_id: str,
+        outcome: Outcome,
+        prints: Mapping[str, str],
+        source: str = "",
+        executed: Mapping[str, str] | None = None,
+    ) -> None:
         """A test's result, with the scopes and lines it ran where they were recorded; a skip
         never replaces a pass or a failure the test had in this environment."""
         tests = self.items.setdefault(item_id, {})
@@ -243,8 +263,11 @@ def checked_folder(config: Config, bug_id: str) -> Path:
     try:
         inside(config.root, folder)
     except UnsafePath:
-        raise EvidenceError("the evidence folder leads out of the project (through a symlink): "
-                            "evidence there is neither read nor written", folder.relative_to(config.root).as_posix()) from None
+        raise EvidenceError(
+            "the evidence folder leads out of the project (through a symlink): "
+            "evidence there is neither read nor written",
+            folder.relative_to(config.root).as_posix(),
+        ) from None
     return folder
 
 
@@ -297,7 +320,11 @@ def _unencodable(data: Any, where: str = "") -> str | None:
     """Where the data holds a lone surrogate that no file name can hold (JSON allows "\\ud800";
     text does not), or None."""
     if isinstance(data, str):
-        return where or "the top level" if any("\ud800" <= c <= "\udc7f" or "\udd00" <= c <= "\udfff" for c in data) else None
+        return (
+            where or "the top level"
+            if any("\ud800" <= c <= "\udc7f" or "\udd00" <= c <= "\udfff" for c in data)
+            else None
+        )
     children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in children:
         path = f"{where}/{key}" if where else str(key)
@@ -314,25 +341,38 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
     try:
         data = json.loads(text)
     except ValueError as error:
-        raise EvidenceError(f"evidence file is not valid JSON: {_shorter(str(error))}", shown, getattr(error, "lineno", 1)) from None
+        raise EvidenceError(
+            f"evidence file is not valid JSON: {_shorter(str(error))}", shown, getattr(error, "lineno", 1)
+        ) from None
     except RecursionError:
         raise EvidenceError("evidence file is not valid: nested too deeply", shown, 1) from None
     broken = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
     if broken:
-        raise EvidenceError(f"evidence file is not valid: a lone surrogate (\\ud800-\\udfff) at {_shorter(broken)} is no text", shown, 1)
+        raise EvidenceError(
+            f"evidence file is not valid: a lone surrogate (\\ud800-\\udfff) at {_shorter(broken)} is no text", shown, 1
+        )
     declared = data.get("schema_version") if isinstance(data, dict) else None
-    version = declared if isinstance(declared, int) and not isinstance(declared, bool) and declared in READ_VERSIONS else SCHEMA_VERSION
+    version = (
+        declared
+        if isinstance(declared, int) and not isinstance(declared, bool) and declared in READ_VERSIONS
+        else SCHEMA_VERSION
+    )
     store = ContentCache(cache_folder)
     key = "valid-" + digest_of(_schema_text(version), text)
     if store.get(key) is None:
         import jsonschema
 
-        errors = sorted(jsonschema.Draft202012Validator(_schema(version)).iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            jsonschema.Draft202012Validator(_schema(version)).iter_errors(data), key=lambda e: list(e.absolute_path)
+        )
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "the top level"
             raise EvidenceError(
-                f"evidence file is not valid: it breaks schema {version} at {_shorter(where)}: {_shorter(errors[0].message)}; "
-                "fix or delete the file and rerun the tests", shown, 1,
+                f"evidence file is not valid: it breaks schema {version} at {_shorter(where)}: "
+                f"{_shorter(errors[0].message)}; "
+                "fix or delete the file and rerun the tests",
+                shown,
+                1,
             )
         _check_ranges(data, shown)
         store.put(key, "valid")
@@ -342,22 +382,28 @@ def validate_evidence(text: str, shown: str, cache_folder: Path | None = None) -
 
 def _check_ranges(data: dict[str, Any], shown: str) -> None:
     """Line ranges the schema's pattern lets through but no writer writes ("5-2", "3,1")."""
-    places = [(f"items/{item}/{test}/executed/{scope}", text)
-              for item, tests in data.get("items", {}).items() for test, result in tests.items()
-              for scope, text in result.get("executed", {}).items()]
+    places = [
+        (f"items/{item}/{test}/executed/{scope}", text)
+        for item, tests in data.get("items", {}).items()
+        for test, result in tests.items()
+        for scope, text in result.get("executed", {}).items()
+    ]
     places += [(f"imported/{scope}", text) for scope, text in data.get("imported", {}).items()]
     for where, text in places:
         try:
             parse_ranges(text)
         except ValueError as error:
-            raise EvidenceError(f"evidence file is not valid: at {where}: {error}; fix or delete the file and rerun the tests",
-                                shown, 1) from None
+            raise EvidenceError(
+                f"evidence file is not valid: at {where}: {error}; fix or delete the file and rerun the tests", shown, 1
+            ) from None
 
 
 def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
     shown = path.relative_to(config.root).as_posix()
     try:
-        text = read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "evidence file").decode("utf-8")
+        text = read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "evidence file").decode(
+            "utf-8"
+        )
     except UnsafePath as error:
         raise EvidenceError(error.message, shown, 1) from None
     except UnicodeDecodeError:
@@ -366,7 +412,9 @@ def load_evidence_file(config: Config, path: Path) -> EvidenceFile:
     evidence = EvidenceFile.from_data(data)
     expected = evidence.environment.file_stem
     if path.stem != expected:
-        raise EvidenceError(f"evidence file of environment {evidence.environment.label!r} must be named {expected}.json", shown, 1)
+        raise EvidenceError(
+            f"evidence file of environment {evidence.environment.label!r} must be named {expected}.json", shown, 1
+        )
     return evidence
 
 
@@ -376,7 +424,9 @@ def load_evidence(config: Config, bug_id: str) -> BugEvidence:
     for path in evidence_files(config, bug_id):
         evidence = load_evidence_file(config, path)
         if evidence.bug_id.casefold() != bug_id.casefold():
-            raise EvidenceError(f"evidence file holds {evidence.bug_id}, not {bug_id}", path.relative_to(config.root).as_posix(), 1)
+            raise EvidenceError(
+                f"evidence file holds {evidence.bug_id}, not {bug_id}", path.relative_to(config.root).as_posix(), 1
+            )
         files[path.stem] = evidence
     return BugEvidence(bug_id, files)
 
@@ -406,9 +456,16 @@ def _updated(config: Config, bug_id: str, environment: Environment) -> Iterator[
 # The operations: the only code that writes evidence
 
 
-def record_results(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
-                   results: Iterable[tuple[str, str, Outcome]], source: str = "",
-                   executed: Mapping[str, Mapping[str, str]] | None = None, imported: Mapping[str, str] | None = None) -> None:
+def record_results(
+    config: Config,
+    bug_id: str,
+    tagged: Iterable[TaggedScope],
+    environment: Environment,
+    results: Iterable[tuple[str, str, Outcome]],
+    source: str = "",
+    executed: Mapping[str, Mapping[str, str]] | None = None,
+    imported: Mapping[str, str] | None = None,
+) -> None:
     """Record (item, test, outcome) results of one run in its environment's file, on the bug's
     tagged code as it is now; `source` marks results another runner reported ("junit"). With
     them, the scopes and line ranges each test ran (`executed`, by test id; a test not in it has
@@ -417,20 +474,31 @@ def record_results(config: Config, bug_id: str, tagged: Iterable[TaggedScope], e
     prints = fingerprints(config.root, tagged)
     with _updated(config, bug_id, environment) as evidence:
         for item_id, test_id, outcome in results:
-            evidence.record(item_id, test_id, outcome, prints, source, None if executed is None else executed.get(test_id))
+            evidence.record(
+                item_id, test_id, outcome, prints, source, None if executed is None else executed.get(test_id)
+            )
         if imported:
             evidence.imported = dict(imported)
 
 
-def record_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedScope],
-                    sign_offs: Mapping[str, tuple[str, str]], from_report: bool = False, revoked: Iterable[str] = ()) -> None:
+def record_signoffs(
+    config: Config,
+    report: BugReport,
+    tagged: Iterable[TaggedScope],
+    sign_offs: Mapping[str, tuple[str, str]],
+    from_report: bool = False,
+    revoked: Iterable[str] = (),
+) -> None:
     """Record sign-offs, item -> (by, reason), pinned to the bug's code as it is now: each goes
     stale when that code changes. `revoked` items lose theirs."""
     items = [i.id for i in report.checklist]
     for item_id in sign_offs:
         if item_id not in items:
-            raise TracerError(f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(items)})",
-                              report.path, report.line_of("checklist"))
+            raise TracerError(
+                f"{report.bug_id} has no checklist item {item_id!r} (items: {', '.join(items)})",
+                report.path,
+                report.line_of("checklist"),
+            )
     prints = fingerprints(config.root, tagged)
     with _updated(config, report.bug_id, Environment(())) as evidence:
         for item_id, (by, reason) in sign_offs.items():
@@ -439,15 +507,20 @@ def record_signoffs(config: Config, report: BugReport, tagged: Iterable[TaggedSc
             evidence.signoffs.pop(item_id, None)
 
 
-def unpinned_signoffs(report: BugReport, recorded: Mapping[str, SignOff]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+def unpinned_signoffs(
+    report: BugReport, recorded: Mapping[str, SignOff]
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """The report's `manual:` sign-offs not pinned yet (or that say something else now), and the
     items whose pinned sign-off came from a `manual:` entry the report no longer has."""
     manual = {item.id: item.manual for item in report.checklist if item.manual is not None}
     unpinned = {
-        item_id: (entry.by, entry.reason) for item_id, entry in manual.items()
+        item_id: (entry.by, entry.reason)
+        for item_id, entry in manual.items()
         if item_id not in recorded or (recorded[item_id].by, recorded[item_id].reason) != (entry.by, entry.reason)
     }
-    revoked = sorted(item_id for item_id, sign_off in recorded.items() if sign_off.from_report and item_id not in manual)
+    revoked = sorted(
+        item_id for item_id, sign_off in recorded.items() if sign_off.from_report and item_id not in manual
+    )
     return unpinned, revoked
 
 
@@ -461,7 +534,9 @@ def pin_report_signoffs(config: Config, report: BugReport, tagged: Iterable[Tagg
         record_signoffs(config, report, tagged, unpinned, from_report=True, revoked=revoked)
 
 
-def record_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment, proof: Proof) -> None:
+def record_proof(
+    config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment, proof: Proof
+) -> None:
     """Keep what `tracer prove` found with the evidence of the environment its tests ran in, with
     the code id of the code the fixed side ran on."""
     if not environment.facts:
@@ -471,8 +546,9 @@ def record_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], env
         stored.proof = Proof(proof.revision, proof.repeat, proof.items, code)
 
 
-def record_change_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment,
-                        proof: ChangeProof) -> None:
+def record_change_proof(
+    config: Config, bug_id: str, tagged: Iterable[TaggedScope], environment: Environment, proof: ChangeProof
+) -> None:
     """Keep what `tracer prove --changes` found with the evidence of the environment its tests ran
     in, with the code id of the code its blocks were taken from."""
     if not environment.facts:
@@ -482,8 +558,13 @@ def record_change_proof(config: Config, bug_id: str, tagged: Iterable[TaggedScop
         stored.changes = ChangeProof(proof.revision, code, proof.source, proof.results)
 
 
-def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, set[tuple[str, str]]],
-                         partial: set[str], environment: Environment) -> None:
+def forget_missing_tests(
+    config: Config,
+    bug_id: str,
+    collected: Mapping[str, set[tuple[str, str]]],
+    partial: set[str],
+    environment: Environment,
+) -> None:
     """Drop results that are really gone: a test whose file is gone (in every environment); a test
     collected in this run that no longer links to the item (in every environment: links are
     code); a test whose file was collected whole in this run without it (in this run's
@@ -496,7 +577,7 @@ def forget_missing_tests(config: Config, bug_id: str, collected: Mapping[str, se
             continue
         this_environment = path.stem == environment.file_stem
 
-        def keep(item_id: str, test_id: str) -> bool:
+        def keep(item_id: str, test_id: str, this_environment: bool = this_environment) -> bool:
             test_file = test_id.partition("::")[0]
             if test_id not in tests:  # its file or its test is gone, or it never named one
                 return False
@@ -561,9 +642,14 @@ def without_ghosts(evidence: BugEvidence, tests: ProjectTests) -> tuple[BugEvide
         ghosts += [Ghost(stem, item, test_id, why) for item, test_id, why in found]
         gone = {(item, test_id) for item, test_id, _ in found}
         kept = EvidenceFile(file.bug_id, file.environment, file.scheme, file.fingerprints, signoffs=file.signoffs)
-        kept.items = {item: {t: r for t, r in results.items() if (item, t) not in gone} for item, results in file.items.items()}
+        kept.items = {
+            item: {t: r for t, r in results.items() if (item, t) not in gone} for item, results in file.items.items()
+        }
         if file.proof is not None:
-            verdicts = {item: {t: v for t, v in tests_.items() if (item, t) not in gone} for item, tests_ in file.proof.items.items()}
+            verdicts = {
+                item: {t: v for t, v in tests_.items() if (item, t) not in gone}
+                for item, tests_ in file.proof.items.items()
+            }
             kept.proof = Proof(file.proof.revision, file.proof.repeat, verdicts, file.proof.code)
         if file.changes is not None:
             kept.changes = file.changes.without_tests({t for item, t in gone if item == CHANGES_ITEM})
@@ -582,7 +668,9 @@ def merge_files(config: Config, sources: Iterable[Path], reports: Mapping[str, B
     for source in sources:
         shown = str(source)
         try:
-            text = read_named(config.root, source, config.max_evidence_bytes, "max_evidence_bytes", "evidence file").decode("utf-8")
+            text = read_named(
+                config.root, source, config.max_evidence_bytes, "max_evidence_bytes", "evidence file"
+            ).decode("utf-8")
         except UnsafePath as error:
             raise EvidenceError(error.message, shown, 1) from None
         except UnicodeDecodeError:
@@ -590,19 +678,29 @@ def merge_files(config: Config, sources: Iterable[Path], reports: Mapping[str, B
         evidence = EvidenceFile.from_data(validate_evidence(text, shown))
         report = reports.get(evidence.bug_id.lower())
         if report is None:
-            raise EvidenceError(f"evidence of {_shorter(repr(evidence.bug_id))}, which has no bug report here", shown, 1)
+            raise EvidenceError(
+                f"evidence of {_shorter(repr(evidence.bug_id))}, which has no bug report here", shown, 1
+            )
         if not evidence.environment.facts:
-            raise EvidenceError("a file of sign-offs: record sign-offs with tracer signoff, on this project's code", shown, 1)
+            raise EvidenceError(
+                "a file of sign-offs: record sign-offs with tracer signoff, on this project's code", shown, 1
+            )
         unknown = sorted(set(evidence.items) - {i.id for i in report.checklist})
         if unknown:
-            raise EvidenceError(_shorter(f"evidence for items {report.bug_id} does not have: {', '.join(unknown)}"), shown, 1)
+            raise EvidenceError(
+                _shorter(f"evidence for items {report.bug_id} does not have: {', '.join(unknown)}"), shown, 1
+            )
         ghosts = ghost_tests(evidence, tests)
         if ghosts:
             item, test_id, why = ghosts[0]
             more = f" (and {len(ghosts) - 1} more)" if len(ghosts) > 1 else ""
-            raise EvidenceError(f"item {item!r}: test {_shorter(repr(test_id))} {why}{more}; only tests the project has count", shown, 1)
+            raise EvidenceError(
+                f"item {item!r}: test {_shorter(repr(test_id))} {why}{more}; only tests the project has count", shown, 1
+            )
         evidence.bug_id = report.bug_id
-        target = write_target(config.root, checked_folder(config, report.bug_id) / f"{evidence.environment.file_stem}.json")
+        target = write_target(
+            config.root, checked_folder(config, report.bug_id) / f"{evidence.environment.file_stem}.json"
+        )
         planned[target] = (report.bug_id, evidence.to_json())
         planned[target][1].encode("utf-8", "surrogateescape")  # what atomic_write will do: fails here, before any write
     written = []

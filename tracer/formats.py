@@ -42,8 +42,13 @@ def trace_as_dict(bug_id: str, tagged: Iterable[TaggedScope]) -> dict[str, Any]:
                 "start_line": t.scope.start_line,
                 "end_line": t.scope.end_line,
                 "changes": [
-                    {"start_line": c.start_line, "end_line": c.end_line, "kind": c.kind, "text": c.text,
-                     "tag_lines": list(c.tag_lines or (c.tag_line,))}
+                    {
+                        "start_line": c.start_line,
+                        "end_line": c.end_line,
+                        "kind": c.kind,
+                        "text": c.text,
+                        "tag_lines": list(c.tag_lines or (c.tag_line,)),
+                    }
                     for c in t.changes
                 ],
             }
@@ -55,8 +60,13 @@ def trace_as_dict(bug_id: str, tagged: Iterable[TaggedScope]) -> dict[str, Any]:
 def report_as_dict(report: BugReport) -> dict[str, Any]:
     """One row of `tracer list --format json`."""
     return {
-        "bug_id": report.bug_id, "title": report.title, "severity": str(report.severity), "status": str(report.status),
-        "created": report.created.isoformat(), "path": report.path, "items": len(report.checklist),
+        "bug_id": report.bug_id,
+        "title": report.title,
+        "severity": str(report.severity),
+        "status": str(report.status),
+        "created": report.created.isoformat(),
+        "path": report.path,
+        "items": len(report.checklist),
     }
 
 
@@ -73,13 +83,24 @@ def item_json(bug: BugStatus, signed: Mapping[str, Signature] | None = None) -> 
             "verified_in": list(item.verified_in),
             "execution": list(item.execution),
             "runs": [
-                {"test": run.test, "cases": run.cases, "changed_lines_run": run.ran, "changed_lines": run.of, "scopes": list(run.scopes)}
+                {
+                    "test": run.test,
+                    "cases": run.cases,
+                    "changed_lines_run": run.ran,
+                    "changed_lines": run.of,
+                    "scopes": list(run.scopes),
+                }
                 for run in item.runs
             ],
             "results": [
-                {"test": r.test_id, "environment": r.environment, "outcome": str(r.outcome), "current": r.current,
-                 "executed": None if r.executed is None else dict(r.executed),
-                 **({"signature": signed[r.environment].as_dict} if r.environment in signed else {})}
+                {
+                    "test": r.test_id,
+                    "environment": r.environment,
+                    "outcome": str(r.outcome),
+                    "current": r.current,
+                    "executed": None if r.executed is None else dict(r.executed),
+                    **({"signature": signed[r.environment].as_dict} if r.environment in signed else {}),
+                }
                 for r in item.results
             ],
         }
@@ -95,6 +116,7 @@ def affected_json(result: Affected) -> str:
     }
     return json_text(data, indent=2) + "\n"
 
+
 def as_text(problems: Sequence[Problem], show_diff: bool) -> str:
     """One line a finding (its path and message flattened: no value adds a line), then the diffs."""
     lines = [one_line(f"{p}") + (" (warning)" if p.severity is Severity.WARNING else "") for p in problems]
@@ -109,14 +131,18 @@ def as_json(config: Config, result: CheckResult, show_diff: bool) -> str:
     who signed each, where signatures were checked); signature findings carry the signature."""
     signatures = {f"signature:{s.path}": s for s in result.signatures}
     items = {
-        f"{b.report.bug_id}/{i['id']}": i for b in result.bugs
+        f"{b.report.bug_id}/{i['id']}": i
+        for b in result.bugs
         for i in item_json(b, {s.environment: s for s in result.signatures if s.bug_id == b.report.bug_id})
     }
     findings = []
     for problem in result.problems:
         finding: dict[str, Any] = {
-            "path": config.in_repo(problem.path), "line": problem.line, "code": problem.code,
-            "severity": str(problem.severity), "message": problem.message,
+            "path": config.in_repo(problem.path),
+            "line": problem.line,
+            "code": problem.code,
+            "severity": str(problem.severity),
+            "message": problem.message,
         }
         if show_diff and problem.detail:
             finding["diff"] = problem.detail
@@ -141,11 +167,14 @@ def escape_property(text: str) -> str:
 def as_github(config: Config, problems: Sequence[Problem]) -> str:
     """Workflow commands that annotate the files of a pull request; a report's text can never
     end one command and start another."""
-    return terminal("".join(
-        f"::{'warning' if p.severity is Severity.WARNING else 'error'} "
-        f"file={escape_property(config.in_repo(p.path))},line={p.line},title={escape_property(p.code)}::{escape_data(p.message)}\n"
-        for p in problems
-    ), annotations=True)  # every line is an annotation of ours: their data is escaped, its controls too
+    return terminal(
+        "".join(
+            f"::{'warning' if p.severity is Severity.WARNING else 'error'} "
+            f"file={escape_property(config.in_repo(p.path))},line={p.line},title={escape_property(p.code)}::{escape_data(p.message)}\n"
+            for p in problems
+        ),
+        annotations=True,
+    )  # every line is an annotation of ours: their data is escaped, its controls too
 
 
 def as_sarif(config: Config, problems: Sequence[Problem], version: str) -> str:
@@ -215,9 +244,11 @@ def is_check_output(data: bytes) -> bool:
         lines = text.splitlines()
         if _ANNOTATION.match(lines[0]):
             return all(_ANNOTATION.match(line) for line in lines)
-        return bool(_TEXT_FINDING.match(lines[0])) and all(_TEXT_FINDING.match(line) or _DIFF_LINE.match(line) for line in lines)
+        return bool(_TEXT_FINDING.match(lines[0])) and all(
+            _TEXT_FINDING.match(line) or _DIFF_LINE.match(line) for line in lines
+        )
     if isinstance(value, list):
-        return all(isinstance(finding, dict) and _FINDING_KEYS <= finding.keys() for finding in value)
+        return all(isinstance(finding, dict) and finding.keys() >= _FINDING_KEYS for finding in value)
     try:
         return bool(value["version"] == "2.1.0" and value["runs"][0]["tool"]["driver"]["name"] == "tracer")
     except (TypeError, KeyError, IndexError):

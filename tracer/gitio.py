@@ -61,10 +61,13 @@ def is_shallow(root: Path) -> bool:
 def is_ancestor(root: Path, commit: str, of: str = "HEAD") -> bool:
     """Whether `commit` is in the history of `of` (itself included)."""
     try:
-        result = subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=root, capture_output=True,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, of], cwd=root, capture_output=True, stdin=subprocess.DEVNULL
+        )
     except OSError as error:
         raise GitError(f"git is not available: {error.strerror}") from None
     if result.returncode not in (0, 1):
-        raise GitError(result.stderr.decode("utf-8", "replace").strip() or f"git merge-base --is-ancestor {commit} {of} failed")
+        raise GitError(
+            result.stderr.decode("utf-8", "replace").strip() or f"git merge-base --is-ancestor {commit} {of} failed"
+        )
     return result.returncode == 0

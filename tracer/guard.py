@@ -62,8 +62,13 @@ def inside(root: Path, path: Path) -> Path:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -142,8 +147,11 @@ def output_target(root: Path, path: Path) -> Path:
         if os.path.islink(candidate):
             target = _real(candidate)
             if _within(str(current), root_real) and (index == len(parts) - 1 or not _within(target, root_real)):
-                raise UnsafePath(f"goes through {shown(Path(root_real), candidate)}, a symlink inside the project; "
-                                 "give a path that does not", path)
+                raise UnsafePath(
+                    f"goes through {shown(Path(root_real), candidate)}, a symlink inside the project; "
+                    "give a path that does not",
+                    path,
+                )
             current = Path(target)
         else:
             current = candidate

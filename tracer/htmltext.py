@@ -47,8 +47,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
-def markdown_to_html(text: str, resolve: Callable[[str], str | None] = lambda target: None, anchor_prefix: str = "",
-                     taken: set[str] | None = None) -> HtmlText:
+def markdown_to_html(
+    text: str,
+    resolve: Callable[[str], str | None] = lambda target: None,
+    anchor_prefix: str = "",
+    taken: set[str] | None = None,
+) -> HtmlText:
     """`text` as HTML. A relative link goes where `resolve` says (a page of the site) or becomes
     its text; `#anchor`, `http` and `https` links stay; every other scheme becomes text. Images
     become their alt text (the site publishes no file the report points at). Each heading gets

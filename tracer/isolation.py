@@ -42,16 +42,20 @@ class Isolation:
 
     def settings(self, record: Path) -> str:
         """The JSON tracer.provesite reads."""
-        return json.dumps({
-            "roots": [os.fspath(self.tree / root) for root in self.roots],
-            "hide": [os.fspath(folder) for folder in self.hide],
-            "names": self.names,
-            "watch": sorted(self.watch),
-            "record": os.fspath(record),
-        })
+        return json.dumps(
+            {
+                "roots": [os.fspath(self.tree / root) for root in self.roots],
+                "hide": [os.fspath(folder) for folder in self.hide],
+                "names": self.names,
+                "watch": sorted(self.watch),
+                "record": os.fspath(record),
+            }
+        )
 
 
-def isolation(tree: Path, tagged_paths: Iterable[str], source_roots: Iterable[str], others: Iterable[Path] = ()) -> Isolation:
+def isolation(
+    tree: Path, tagged_paths: Iterable[str], source_roots: Iterable[str], others: Iterable[Path] = ()
+) -> Isolation:
     """The isolation of a run in `tree`, for the tagged files (relative to the project): the
     import roots of the `others` trees leave `sys.path`. Module names come from every tree: a
     file the fix added, or a folder the fix made a regular package, is watched under every name
@@ -65,8 +69,12 @@ def isolation(tree: Path, tagged_paths: Iterable[str], source_roots: Iterable[st
             for name in module_names(folder, path):
                 watch.setdefault(name, set()).add(path)
     hide = tuple(other / root for other in others for root in import_roots(other, source_roots, paths))
-    return Isolation(tree, import_roots(tree, source_roots, paths), hide,
-                     {name: tuple(sorted(files)) for name, files in sorted(watch.items())})
+    return Isolation(
+        tree,
+        import_roots(tree, source_roots, paths),
+        hide,
+        {name: tuple(sorted(files)) for name, files in sorted(watch.items())},
+    )
 
 
 def module_names(tree: Path, path: str) -> list[str]:
@@ -163,7 +171,7 @@ def _package_dir_roots(mapping: object) -> list[str]:
             continue
         tail = package.split(".")
         parts = PurePosixPath(folder).parts
-        if list(parts[-len(tail):]) == tail:
+        if list(parts[-len(tail) :]) == tail:
             roots.append(PurePosixPath(*parts[: -len(tail)]).as_posix() if len(parts) > len(tail) else ".")
     return roots
 

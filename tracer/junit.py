@@ -91,13 +91,31 @@ def read_junit(config: Config, sources: Sequence[tuple[Path, str]], reports: Ite
                 bug_text, colon, item_id = link.strip().rpartition(":")
                 report = known.get(bug_text.strip().casefold())
                 if not colon or not bug_text.strip() or not item_id:
-                    problems.append(Problem(shown, case.line, BAD_LINK, f"{PROPERTY} {link!r} of {test_id}: write it as BUG-ID:item"))
+                    problems.append(
+                        Problem(
+                            shown, case.line, BAD_LINK, f"{PROPERTY} {link!r} of {test_id}: write it as BUG-ID:item"
+                        )
+                    )
                 elif report is None:
-                    problems.append(Problem(shown, case.line, UNKNOWN_BUG, f"{test_id} verifies {bug_text.strip()!r}, which has no bug report here"))
+                    problems.append(
+                        Problem(
+                            shown,
+                            case.line,
+                            UNKNOWN_BUG,
+                            f"{test_id} verifies {bug_text.strip()!r}, which has no bug report here",
+                        )
+                    )
                 elif item_id not in {item.id for item in report.checklist}:
                     items = ", ".join(item.id for item in report.checklist)
-                    problems.append(Problem(shown, case.line, UNKNOWN_ITEM,
-                                            f"{test_id} verifies {report.bug_id} item {item_id!r}, which the report does not have (items: {items})"))
+                    problems.append(
+                        Problem(
+                            shown,
+                            case.line,
+                            UNKNOWN_ITEM,
+                            f"{test_id} verifies {report.bug_id} item {item_id!r}, which the report does not have "
+                            f"(items: {items})",
+                        )
+                    )
                 else:
                     key = (report.bug_id, item_id, test_id)
                     found[key] = _combined(found.get(key), case.outcome)
@@ -134,7 +152,9 @@ def _cases(path: Path, shown: str) -> tuple[list[_Case], list[Problem]]:
     parser = DefusedXMLParser(target=Builder(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     try:
         if path.stat().st_size > MAX_BYTES:
-            return [], [Problem(shown, 1, BAD_XML, f"larger than {MAX_BYTES // 2**20} MiB: not a JUnit file tracer reads")]
+            return [], [
+                Problem(shown, 1, BAD_XML, f"larger than {MAX_BYTES // 2**20} MiB: not a JUnit file tracer reads")
+            ]
         data = path.read_bytes()
     except OSError as error:
         return [], [Problem(shown, 1, BAD_XML, f"cannot read: {error.strerror or error}")]
@@ -143,24 +163,44 @@ def _cases(path: Path, shown: str) -> tuple[list[_Case], list[Problem]]:
         root = parser.close()
     except DefusedXmlException as error:
         line = parser.parser.CurrentLineNumber or 1
-        return [], [Problem(shown, line, FORBIDDEN_XML, f"{type(error).__name__}: JUnit XML needs no DTD, entity or external reference; tracer expands none")]
+        return [], [
+            Problem(
+                shown,
+                line,
+                FORBIDDEN_XML,
+                f"{type(error).__name__}: JUnit XML needs no DTD, entity or external reference; tracer expands none",
+            )
+        ]
     except ParseError as error:
         line = error.position[0] if error.position else 1
         return [], [Problem(shown, line, BAD_XML, f"not well-formed XML: {error}")]
     except (ValueError, RecursionError) as error:
         return [], [Problem(shown, parser.parser.CurrentLineNumber or 1, BAD_XML, f"not readable XML: {error}")]
     if root.tag not in ("testsuites", "testsuite"):
-        return [], [Problem(shown, lines.get(id(root), 1), BAD_XML, f"not JUnit XML: the root element is <{root.tag}>, not <testsuites> or <testsuite>")]
+        return [], [
+            Problem(
+                shown,
+                lines.get(id(root), 1),
+                BAD_XML,
+                f"not JUnit XML: the root element is <{root.tag}>, not <testsuites> or <testsuite>",
+            )
+        ]
     cases = []
     suites = [root] if root.tag == "testsuite" else []
     suites += [suite for suite in root.iter("testsuite") if suite is not root]
     for suite in suites:
         for case in suite.findall("testcase"):
-            cases.append(_Case(
-                lines.get(id(case), 1), suite.get("name", ""), case.get("classname", ""), case.get("name", ""), case.get("file", ""),
-                _outcome(case),
-                tuple(prop.get("value", "") for prop in case.iter("property") if prop.get("name") == PROPERTY),
-            ))
+            cases.append(
+                _Case(
+                    lines.get(id(case), 1),
+                    suite.get("name", ""),
+                    case.get("classname", ""),
+                    case.get("name", ""),
+                    case.get("file", ""),
+                    _outcome(case),
+                    tuple(prop.get("value", "") for prop in case.iter("property") if prop.get("name") == PROPERTY),
+                )
+            )
     return cases, []
 
 
@@ -181,7 +221,12 @@ def _mapped(config: Config, case: _Case) -> list[str]:
     test_id, _ = _test_id(config, case)
     if test_id:
         names.add(test_id)
-    return [link for pattern, links in config.verifies for link in links if any(fnmatch.fnmatchcase(n, pattern) for n in names)]
+    return [
+        link
+        for pattern, links in config.verifies
+        for link in links
+        if any(fnmatch.fnmatchcase(n, pattern) for n in names)
+    ]
 
 
 def _test_id(config: Config, case: _Case) -> tuple[str | None, str]:
@@ -193,21 +238,32 @@ def _test_id(config: Config, case: _Case) -> tuple[str | None, str]:
         if label.startswith("//"):
             package, _, target = label[2:].partition(":")
             relative = f"{package}/{target or package.rpartition('/')[2]}.py".lstrip("/")
-            return (relative, "") if _project_file(root, relative) else (None, f"test target {label} is not a Python file of the project ({relative})")
+            return (
+                (relative, "")
+                if _project_file(root, relative)
+                else (None, f"test target {label} is not a Python file of the project ({relative})")
+            )
     parts = [part for part in case.classname.split(".") if part]
     if case.file:
         named = _project_file(root, case.file)
         if named is None:
-            return None, f"test {case.classname}.{case.name} names file {case.file!r}, which is not a file inside the project"
+            return (
+                None,
+                f"test {case.classname}.{case.name} names file {case.file!r}, which is not a file inside the project",
+            )
         module = named.removesuffix(".py").replace("/", ".")
-        classes = parts[len(module.split(".")):] if case.classname.startswith(module) else []
+        classes = parts[len(module.split(".")) :] if case.classname.startswith(module) else []
         return "::".join([named, *classes, case.name]), ""
     for cut in range(len(parts), 0, -1):
         relative = "/".join(parts[:cut]) + ".py"
         found = _project_file(root, relative)
         if found is not None:
             return "::".join([found, *parts[cut:], case.name]), ""
-    return None, f"no file of the project holds test {case.classname}.{case.name} (looked for {'/'.join(parts) or case.name}.py and its parents)"
+    return (
+        None,
+        f"no file of the project holds test {case.classname}.{case.name} (looked for "
+        f"{'/'.join(parts) or case.name}.py and its parents)",
+    )
 
 
 def _project_file(root: Path, name: str) -> str | None:
@@ -232,12 +288,18 @@ def check_evidence(config: Config, results: Iterable[ImportedResult]) -> list[Pr
         try:
             load_evidence(config, bug_id)
         except EvidenceError as error:
-            problems.append(Problem(str(error.path) if error.path is not None else bug_id, error.line or 1, "C301", error.message))
+            problems.append(
+                Problem(str(error.path) if error.path is not None else bug_id, error.line or 1, "C301", error.message)
+            )
     return problems
 
 
-def record_imported(config: Config, results: Sequence[ImportedResult], facts: Mapping[str, str],
-                    tagged: Mapping[str, Sequence[TaggedScope]]) -> list[str]:
+def record_imported(
+    config: Config,
+    results: Sequence[ImportedResult],
+    facts: Mapping[str, str],
+    tagged: Mapping[str, Sequence[TaggedScope]],
+) -> list[str]:
     """The one place an import writes evidence, through the store's `record_results`: each bug's
     results in the named environment's file, on the bug's code as it is now (the runner gives no
     fingerprint of what it ran), marked as from JUnit. Returns the bugs written."""

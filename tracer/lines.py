@@ -127,9 +127,12 @@ def source_index(source: str) -> SourceIndex:
             first = token.start[0]
     index = SourceIndex(tuple(starts), tuple(ends))
     docstrings = {  # a function's docstring is no code: Python stores it, never runs it
-        id(node.body[0]) for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str)
+        id(node.body[0])
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+        and isinstance(node.body[0].value.value, str)
     }
     runnable: set[int] = set()
     headers: dict[int, int] = {}
@@ -137,9 +140,11 @@ def source_index(source: str) -> SourceIndex:
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.stmt) and not isinstance(child, (ast.Global, ast.Nonlocal)) and id(child) not in docstrings:
-                runnable.add(child.lineno)
-            elif isinstance(child, ast.ExceptHandler):
+            if (
+                isinstance(child, ast.stmt)
+                and not isinstance(child, (ast.Global, ast.Nonlocal))
+                and id(child) not in docstrings
+            ) or isinstance(child, ast.ExceptHandler):
                 runnable.add(child.lineno)
             elif isinstance(child, ast.match_case):
                 runnable.add(child.pattern.lineno)
@@ -155,9 +160,11 @@ def source_index(source: str) -> SourceIndex:
 
     visit(tree, False)
     return SourceIndex(
-        index.starts, index.ends,
+        index.starts,
+        index.ends,
         frozenset(s for s in (index.logical_start(line) for line in runnable) if s is not None),
-        headers, frozenset(nested),
+        headers,
+        frozenset(nested),
     )
 
 
@@ -174,7 +181,9 @@ def numbered_lines(tagged: TaggedScope, index: SourceIndex) -> tuple[int, ...]:
 def runs_at_import(tagged: TaggedScope, index: SourceIndex) -> bool:
     """A module's tagged blocks and a class body outside any function run when the module is
     imported, before any test; a function's lines run when it is called."""
-    return tagged.scope.kind == "module" or (tagged.scope.kind == "class" and tagged.scope.start_line not in index.in_function)
+    return tagged.scope.kind == "module" or (
+        tagged.scope.kind == "class" and tagged.scope.start_line not in index.in_function
+    )
 
 
 def changed_lines(tagged: TaggedScope, index: SourceIndex) -> frozenset[int]:
@@ -184,8 +193,11 @@ def changed_lines(tagged: TaggedScope, index: SourceIndex) -> frozenset[int]:
     numbered = numbered_lines(tagged, index)
     body = index.headers.get(tagged.scope.start_line, 0) if tagged.scope.kind in ("function", "method") else 0
     return frozenset(
-        number for number, start in enumerate(numbered, start=1)
-        if start in index.runnable and start >= body and any(c.start_line <= start <= c.end_line for c in tagged.changes)
+        number
+        for number, start in enumerate(numbered, start=1)
+        if start in index.runnable
+        and start >= body
+        and any(c.start_line <= start <= c.end_line for c in tagged.changes)
     )
 
 
@@ -201,8 +213,12 @@ def scope_numbers(tagged: TaggedScope, index: SourceIndex, physical: Iterable[in
     return frozenset(found)
 
 
-def attribute_lines(tagged: Sequence[TaggedScope], lines: Mapping[str, Iterable[int]], indexes: Mapping[str, SourceIndex],
-                    at_import: bool = False) -> dict[str, str]:
+def attribute_lines(
+    tagged: Sequence[TaggedScope],
+    lines: Mapping[str, Iterable[int]],
+    indexes: Mapping[str, SourceIndex],
+    at_import: bool = False,
+) -> dict[str, str]:
     """Physical lines run, by file, as each scope's line ranges: `scope key -> "1-3,5"`. A line
     belongs to the innermost of the scopes around it; scopes that run at import take only
     `at_import` lines (and the others only test lines), so a module is never credited with

@@ -74,14 +74,23 @@ def cell_verdict(results: Sequence[LinkedResult]) -> CellVerdict:
     return CellVerdict.SKIPPED
 
 
-_PROOF_ORDER = [Verdict.FAILS_AFTER, Verdict.PROVEN, Verdict.FLAKY, Verdict.PASSES_BEFORE, Verdict.NOT_RUN_BEFORE, Verdict.SKIPPED]
+_PROOF_ORDER = [
+    Verdict.FAILS_AFTER,
+    Verdict.PROVEN,
+    Verdict.FLAKY,
+    Verdict.PASSES_BEFORE,
+    Verdict.NOT_RUN_BEFORE,
+    Verdict.SKIPPED,
+]
 
 
 def proof_cell(bug: BugStatus, item_id: str) -> ProofCell:
     found: list[tuple[str, Verdict, str]] = []
     for file in bug.evidence.environments:
         if file.proof is not None:
-            found += [(test, verdict, file.environment.label) for test, verdict in file.proof.items.get(item_id, {}).items()]
+            found += [
+                (test, verdict, file.environment.label) for test, verdict in file.proof.items.get(item_id, {}).items()
+            ]
     if not found:
         return ProofCell("")
     strongest = min((verdict for _, verdict, _ in found), key=_PROOF_ORDER.index)
@@ -97,7 +106,9 @@ def bug_matrix(bugs: Iterable[BugStatus]) -> Matrix:
         for item in bug.items:
             cells = []
             for environment in environments:
-                results = tuple(sorted((r for r in item.results if r.environment == environment), key=lambda r: r.test_id))
+                results = tuple(
+                    sorted((r for r in item.results if r.environment == environment), key=lambda r: r.test_id)
+                )
                 cells.append(Cell(cell_verdict(results), results))
             rows.append(Row(bug.report.bug_id, item, tuple(cells), proof_cell(bug, item.id)))
     return Matrix(environments, tuple(rows))

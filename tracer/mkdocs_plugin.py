@@ -32,7 +32,9 @@ STYLESHEET = "tracer.css"
 
 
 class TracerPluginConfig(MkDocsPluginConfig):  # type: ignore[no-untyped-call]
-    project_dir = config_options.Type(str, default="")  # where tracer looks for pyproject.toml; default: mkdocs.yml's folder
+    project_dir = config_options.Type(
+        str, default=""
+    )  # where tracer looks for pyproject.toml; default: mkdocs.yml's folder
     folder = config_options.Type(str, default="bugs")  # the folder of the site the pages go in
     nav_title = config_options.Type(str, default="Bugs")
 
@@ -62,7 +64,9 @@ class TracerPlugin(BasePlugin[TracerPluginConfig]):  # type: ignore[no-untyped-c
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         for path, text in sorted(self.pages.items()):
             if files.get_file_from_path(path) is not None:
-                raise PluginError(f"tracer: {path} is a file of the docs already; set the plugin's folder to another one")
+                raise PluginError(
+                    f"tracer: {path} is a file of the docs already; set the plugin's folder to another one"
+                )
             files.append(File.generated(config, path, content=text))
         return files
 
@@ -110,7 +114,9 @@ def mkdocs_pages(project: Project, folder: str) -> tuple[dict[str, str], list[tu
     stems = {bug.report.bug_id: page_stem(bug.report.bug_id) for bug in bugs}
 
     def render(name: str, context: dict[str, Any]) -> str:
-        return render_with(environment, config, f"mkdocs-{name}.md.j2", {**context, "stems": stems, "nav": nav_context(bugs)})
+        return render_with(
+            environment, config, f"mkdocs-{name}.md.j2", {**context, "stems": stems, "nav": nav_context(bugs)}
+        )
 
     newest = sorted(bugs, key=lambda b: (b.report.created, b.report.bug_id), reverse=True)
     pages = {
@@ -119,7 +125,11 @@ def mkdocs_pages(project: Project, folder: str) -> tuple[dict[str, str], list[tu
         f"{folder}/tags.md": render("tags", tags_context(config, bugs, project.scans, "HEAD")),
         f"{folder}/{STYLESHEET}": render_with(environment, config, "mkdocs-style.css.j2", {}),
     }
-    titles = [("Overview", f"{folder}/index.md"), ("Traceability matrix", f"{folder}/matrix.md"), ("Tags by file", f"{folder}/tags.md")]
+    titles = [
+        ("Overview", f"{folder}/index.md"),
+        ("Traceability matrix", f"{folder}/matrix.md"),
+        ("Tags by file", f"{folder}/tags.md"),
+    ]
     for bug in bugs:
         stem = stems[bug.report.bug_id]
         pages[f"{folder}/{stem}.md"] = render("bug", bug_context(config, bug, {}, "HEAD"))

@@ -37,7 +37,9 @@ def ids_in_use(config: Config, prefix: str) -> set[str]:
         refs = git(config.root, "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/remotes").split()
         for ref in sorted(set(refs)):
             names = git(config.root, "ls-tree", "-r", "--name-only", ref, "--", config.reports_dir)
-            found |= {m.group(0) for name in names.splitlines() if (m := pattern.match(name.rsplit("/", 1)[-1].lower()))}
+            found |= {
+                m.group(0) for name in names.splitlines() if (m := pattern.match(name.rsplit("/", 1)[-1].lower()))
+            }
     except GitError:
         pass  # not a git repository: the work tree is all there is
     return {name.upper() for name in found}
@@ -66,11 +68,15 @@ def new_report(config: Config, title: str, severity: str, author: str, day: dt.d
             raise TracerError(f"no free ID left for {day}: {prefix}001 to {prefix}999 are all taken")
         bug_id = f"{prefix}{number:03d}"
         text = render_template(
-            config, TEMPLATE, {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()}
+            config,
+            TEMPLATE,
+            {"bug_id": bug_id, "title": title, "severity": severity, "author": author, "date": day.isoformat()},
         )
         path = config.path(config.reports_dir) / f"{bug_id.lower()}-{slug(title)}.md"
         try:
-            atomic_write(write_target(config.root, path), text, overwrite=False)  # never into a reports folder that links out
+            atomic_write(
+                write_target(config.root, path), text, overwrite=False
+            )  # never into a reports folder that links out
         except FileExistsError:
             raise TracerError("already exists; nothing written", path.relative_to(config.root)) from None
     return bug_id, path

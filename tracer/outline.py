@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import io
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
@@ -77,7 +76,9 @@ def scan(path: str, source: str, tree: ast.Module, prefilter: Prefilter) -> File
     def reading(value: str) -> TagMatch | None | bool:
         if value not in read:
             tag = match_tag(value, id_regex)
-            read[value] = tag if tag is not None else (None if prefilter.looks_like_tag(value.lstrip("#").strip()) else False)
+            read[value] = (
+                tag if tag is not None else (None if prefilter.looks_like_tag(value.lstrip("#").strip()) else False)
+            )
         return read[value]
 
     found: dict[Def | None, tuple[Chain, list[Change]]] = {}
@@ -101,7 +102,9 @@ def scan(path: str, source: str, tree: ast.Module, prefilter: Prefilter) -> File
             scope_ends[owner] = max(scope_ends.get(owner, 0), end)
         found.setdefault(owner, (place.chain, []))[1].append(Change(start, end, "comment", tag.text, tag.ids, line))
     for docstring, chain in file.docstrings():
-        changes = _docstring_changes(file.segment(docstring), docstring.lineno, docstring.end_lineno or docstring.lineno, id_regex)
+        changes = _docstring_changes(
+            file.segment(docstring), docstring.lineno, docstring.end_lineno or docstring.lineno, id_regex
+        )
         if changes:
             found.setdefault(chain[-1] if chain else None, (chain, []))[1].extend(changes)
     scopes = []
@@ -204,7 +207,9 @@ class _File:
         for match in (opening or _HASH).finditer(source):
             at = match.start()
             # Python's line breaks between the last match and this one (a `#` never splits a \r\n)
-            line += source.count("\n", counted, at) + source.count("\r", counted, at) - source.count("\r\n", counted, at)
+            line += (
+                source.count("\n", counted, at) + source.count("\r", counted, at) - source.count("\r\n", counted, at)
+            )
             counted = at
             if found and found[-1] == line:
                 continue
@@ -254,8 +259,16 @@ class _File:
             return self._headers[line]
         text = self.text(line)
         if _ONE_LINE_HEADER.fullmatch(text) and _balanced(text):  # most headers: no tokenizer needed
-            pieces = [tokenize.TokenInfo(tokenize.NAME if m.lastgroup == "name" else tokenize.OP, m.group(), (1, m.start()), (1, m.end()), text)
-                      for m in _PIECE.finditer(text, 0, text.rstrip().rindex(":"))]
+            pieces = [
+                tokenize.TokenInfo(
+                    tokenize.NAME if m.lastgroup == "name" else tokenize.OP,
+                    m.group(),
+                    (1, m.start()),
+                    (1, m.end()),
+                    text,
+                )
+                for m in _PIECE.finditer(text, 0, text.rstrip().rindex(":"))
+            ]
             self._headers[line] = (pieces, line)
             return self._headers[line]
         lines = (text + "\n" for text in self.lines[line - 1 :])
@@ -295,12 +308,17 @@ class _File:
             clauses = [_Clause("if", node.lineno, node.body, whole, first_roots)]
             if node.orelse and self.is_elif(node):
                 elif_ = node.orelse[0]
-                clauses.append(_Clause("elif", elif_.lineno, None, (elif_.lineno, elif_.end_lineno or elif_.lineno), (), elif_))
+                clauses.append(
+                    _Clause("elif", elif_.lineno, None, (elif_.lineno, elif_.end_lineno or elif_.lineno), (), elif_)
+                )
             else:
                 clauses += self.else_clause("else", node.body, node.orelse)
             return clauses
         if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-            return [_Clause("loop", node.lineno, node.body, whole, first_roots), *self.else_clause("else", node.body, node.orelse)]
+            return [
+                _Clause("loop", node.lineno, node.body, whole, first_roots),
+                *self.else_clause("else", node.body, node.orelse),
+            ]
         if isinstance(node, (ast.With, ast.AsyncWith)):
             return [_Clause("with", node.lineno, node.body, whole, first_roots)]
         if isinstance(node, _TRIES):
@@ -361,7 +379,11 @@ class _File:
                 body = statement.body
             elif isinstance(statement, _TRIES):
                 attempt = cast(ast.Try, statement)
-                body = attempt.finalbody or attempt.orelse or (attempt.handlers[-1].body if attempt.handlers else attempt.body)
+                body = (
+                    attempt.finalbody
+                    or attempt.orelse
+                    or (attempt.handlers[-1].body if attempt.handlers else attempt.body)
+                )
             elif isinstance(statement, ast.Match):
                 cases = [clause for clause in self.clauses(statement) if clause.kind == "case"]
                 text = self.text(cases[0].head)
@@ -408,7 +430,9 @@ class _File:
             return self._gap(line, 1, starts[0] - 1, [], (), self._run_target(body, 0))
         last = body[-1]
         if line > (last.end_lineno or last.lineno):
-            return self._gap(line, (last.end_lineno or last.lineno) + 1, len(self.lines), self.blocks(last, ()), (), None)
+            return self._gap(
+                line, (last.end_lineno or last.lineno) + 1, len(self.lines), self.blocks(last, ()), (), None
+            )
         chain: Chain = ()
         while True:
             starts = self.starts(body)
@@ -416,14 +440,22 @@ class _File:
             statement = body[index]
             if line > (statement.end_lineno or statement.lineno):
                 following = self._run_target(body, index + 1)
-                return self._gap(line, (statement.end_lineno or statement.lineno) + 1, starts[index + 1] - 1,
-                                 self.blocks(statement, chain), chain, following)
+                return self._gap(
+                    line,
+                    (statement.end_lineno or statement.lineno) + 1,
+                    starts[index + 1] - 1,
+                    self.blocks(statement, chain),
+                    chain,
+                    following,
+                )
             found = self._inside(line, statement, body, index, chain)
             if isinstance(found, _Place):
                 return found
             body, chain = found
 
-    def _inside(self, line: int, statement: ast.stmt, body: list[ast.stmt], index: int, chain: Chain) -> _Place | tuple[list[ast.stmt], Chain]:
+    def _inside(
+        self, line: int, statement: ast.stmt, body: list[ast.stmt], index: int, chain: Chain
+    ) -> _Place | tuple[list[ast.stmt], Chain]:
         """Where a line within a statement's lines sits, or the body to look in next."""
         if isinstance(statement, _DEFS):
             inner = (*chain, statement)
@@ -438,12 +470,18 @@ class _File:
                     return _Place(inner, roots=(decorator,), holder=(first, last))
                 previous = last
             if line < statement.lineno:  # between the last decorator and the `def`: its header
-                return self._gap(line, previous + 1, statement.lineno - 1, [], inner, lambda: self.colon(statement.lineno))
+                return self._gap(
+                    line, previous + 1, statement.lineno - 1, [], inner, lambda: self.colon(statement.lineno)
+                )
             opens = self.start(statement.body[0])
             if line == statement.lineno or (line < opens and line <= self.colon(statement.lineno)):
-                return _Place(inner, roots=(statement,), holder=(self.start(statement), statement.end_lineno or statement.lineno))
+                return _Place(
+                    inner, roots=(statement,), holder=(self.start(statement), statement.end_lineno or statement.lineno)
+                )
             if line < opens:
-                return self._gap(line, self.colon(statement.lineno) + 1, opens - 1, [], inner, self._run_target(statement.body, 0))
+                return self._gap(
+                    line, self.colon(statement.lineno) + 1, opens - 1, [], inner, self._run_target(statement.body, 0)
+                )
             return statement.body, inner
         clauses = self.clauses(statement)
         if not clauses:  # a simple statement, with those sharing its line after `;`
@@ -475,7 +513,14 @@ class _File:
             return clause.body, chain
         following = clauses[number + 1].head  # a line after this clause's body and before the next clause
         blocks = self.blocks(closing, chain) + ([] if self.suite(clause.body) else [(self.indent(clause.body), chain)])
-        return self._gap(line, (closing.end_lineno or closing.lineno) + 1, following - 1, blocks, chain, lambda: self.colon(following))
+        return self._gap(
+            line,
+            (closing.end_lineno or closing.lineno) + 1,
+            following - 1,
+            blocks,
+            chain,
+            lambda: self.colon(following),
+        )
 
     def _decorator_end(self, node: Def, number: int) -> int:
         """The last line of a decorator: its expression's, or that of a bracket closing after it."""
@@ -502,7 +547,9 @@ class _File:
 
         return target
 
-    def _footers(self, first: int, last: int, blocks: list[tuple[str, Chain]]) -> tuple[list[tuple[int, int, Chain]], tuple[int, int]]:
+    def _footers(
+        self, first: int, last: int, blocks: list[tuple[str, Chain]]
+    ) -> tuple[list[tuple[int, int, Chain]], tuple[int, int]]:
         """libcst's share of the lines `first`..`last` between two statements: each body that ends
         above them (innermost first) takes the lines up to the last one indented at its level;
         the rest lead the next statement or clause."""
@@ -514,8 +561,15 @@ class _File:
                 first = ends[-1] + 1
         return footers, (first, last)
 
-    def _gap(self, line: int, first: int, last: int, blocks: list[tuple[str, Chain]], chain: Chain,
-             target: Callable[[], int] | None) -> _Place:
+    def _gap(
+        self,
+        line: int,
+        first: int,
+        last: int,
+        blocks: list[tuple[str, Chain]],
+        chain: Chain,
+        target: Callable[[], int] | None,
+    ) -> _Place:
         """A line between statements: in the footer of a body that ends above it, or leading
         what follows (`target`: the last line of what that is; None at the end of the file)."""
         footers, (first, last) = self._footers(first, last, blocks)
@@ -537,7 +591,11 @@ class _File:
         column = text.find("#")
         while column >= 0:
             inside = [node for node, start, end in spans if start <= column < end]
-            if not inside or any((line, column) in self._comments_within(node) for node in inside if node.lineno != node.end_lineno):  # type: ignore[attr-defined]
+            if not inside or any(
+                (line, column) in self._comments_within(node)
+                for node in inside
+                if node.lineno != node.end_lineno  # type: ignore[attr-defined]
+            ):
                 return column
             column = text.find("#", column + 1)
         return None
@@ -548,9 +606,15 @@ class _File:
         stack = [node for node in roots if node.lineno <= line <= (node.end_lineno or node.lineno)]  # type: ignore[attr-defined]
         while stack:
             node = stack.pop()
-            if isinstance(node, _STRINGS) and (not isinstance(node, ast.Constant) or isinstance(node.value, (str, bytes))):
+            if isinstance(node, _STRINGS) and (
+                not isinstance(node, ast.Constant) or isinstance(node.value, (str, bytes))
+            ):
                 start = self.char_col(line, node.col_offset) if node.lineno == line else 0  # type: ignore[attr-defined]
-                end = self.char_col(line, node.end_col_offset or 0) if node.end_lineno == line else len(self.text(line)) + 1  # type: ignore[attr-defined]
+                end = (
+                    self.char_col(line, node.end_col_offset or 0)  # type: ignore[attr-defined]
+                    if node.end_lineno == line  # type: ignore[attr-defined]
+                    else len(self.text(line)) + 1
+                )
                 found.append((node, start, end))
             else:
                 stack.extend(self.on_line(node, line))
@@ -644,7 +708,12 @@ class _File:
             return Scope("<module>", "module", 1, line_count, "")
         node = chain[-1]
         kind = "class" if isinstance(node, ast.ClassDef) else "function"
-        if kind == "function" and len(chain) >= 2 and isinstance(chain[-2], ast.ClassDef) and any(s is node for s in chain[-2].body):
+        if (
+            kind == "function"
+            and len(chain) >= 2
+            and isinstance(chain[-2], ast.ClassDef)
+            and any(s is node for s in chain[-2].body)
+        ):
             kind = "method"
         qualname = ".".join(n.name for n in chain)
         return Scope(qualname, kind, self.start(node), node.end_lineno or node.lineno, self.signature(node))

@@ -75,12 +75,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tracer", "bug-fix evidence (tracer)")
     group.addoption("--tracer-no-evidence", action="store_true", help="Check verifies markers but write no evidence.")
     group.addoption("--tracer-select", metavar="BUG_ID", help="Run only the tests that verify items of BUG_ID.")
-    group.addoption("--tracer-report", metavar="FILE", help="Also write this run's linked results as JSON (for tracer prove).")
-    group.addoption("--tracer-sign-key", metavar="PATH", default=os.environ.get("TRACER_SIGN_KEY") or None,
-                    help="Sign this run's evidence files with this SSH key (default: $TRACER_SIGN_KEY). Write "
-                         "--tracer-sign-key=PATH: pytest takes a path after a space for a test path when it looks for its rootdir.")
-    group.addoption("--tracer-affected", metavar="REV",
-                    help="Run only the linked tests whose executed tagged code changed since REV (and those with none recorded).")
+    group.addoption(
+        "--tracer-report", metavar="FILE", help="Also write this run's linked results as JSON (for tracer prove)."
+    )
+    group.addoption(
+        "--tracer-sign-key",
+        metavar="PATH",
+        default=os.environ.get("TRACER_SIGN_KEY") or None,
+        help="Sign this run's evidence files with this SSH key (default: $TRACER_SIGN_KEY). Write "
+        "--tracer-sign-key=PATH: pytest takes a path after a space for a test path when it looks for its rootdir.",
+    )
+    group.addoption(
+        "--tracer-affected",
+        metavar="REV",
+        help="Run only the linked tests whose executed tagged code changed since REV (and those with none recorded).",
+    )
     parser.addini("tracer_evidence", "Record evidence of linked tests (default true).", type="bool", default=True)
 
 
@@ -105,8 +114,8 @@ def start_recording(config: TracerConfig) -> LineRecorder:
     """A recorder of the tagged code of every ID, started."""
     from tracer.lines import runs_at_import, source_index
     from tracer.recording import LineRecorder
-    from tracer.sourcetext import decode_source
     from tracer.sources import scan_project
+    from tracer.sourcetext import decode_source
 
     traced: dict[str, list[tuple[int, int]]] = {}
     classes: dict[str, set[int]] = {}
@@ -141,7 +150,9 @@ def pytest_configure(config: pytest.Config) -> None:
     known = _known_bugs(config)
     config.stash[KNOWN] = known
     for why in sorted(set(known.broken.values())):
-        config.issue_config_time_warning(pytest.PytestConfigWarning(f"tracer: {why}; its linked tests fail, the others run"), 2)
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(f"tracer: {why}; its linked tests fail, the others run"), 2
+        )
     selected = config.getoption("--tracer-select")
     if selected and known.canonical(selected) is None:
         raise pytest.UsageError(f"--tracer-select: no bug report for {selected}{known.suggest(selected)}")
@@ -230,7 +241,9 @@ def link_problem(item: pytest.Item, known: KnownBugs) -> str | None:
         if item_id not in known.items[bug]:
             close = difflib.get_close_matches(item_id, known.items[bug], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            return f"verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known.items[bug])}){hint}"
+            return (
+                f"verifies names unknown item {item_id!r} of {bug} (known items: {', '.join(known.items[bug])}){hint}"
+            )
     return None
 
 
@@ -255,7 +268,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             found = affected_tests(_tracer_config(config), base)
         except TracerError as error:
             raise pytest.UsageError(f"--tracer-affected: {error}") from None
-        _keep(config, items, lambda item: bool(links_of(item)) and (item.nodeid in found.tests or item.nodeid not in found.recorded))
+        _keep(
+            config,
+            items,
+            lambda item: bool(links_of(item)) and (item.nodeid in found.tests or item.nodeid not in found.recorded),
+        )
 
 
 def _keep(config: pytest.Config, items: list[pytest.Item], wanted: Callable[[pytest.Item], bool]) -> None:
@@ -268,7 +285,9 @@ def _keep(config: pytest.Config, items: list[pytest.Item], wanted: Callable[[pyt
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     links = links_of(item)
     if links and call.when == "setup" and LINK_PROBLEM not in item.stash:  # a broken link records nothing
@@ -296,14 +315,18 @@ class ExecutionHooks:
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
         if fixturedef.scope == "function":
             return (yield)
         from tracer.recording import fixture_scope_key
 
         node = getattr(request, "node", None)
         param = getattr(request, "param_index", None) if hasattr(request, "param") else None
-        key = fixture_scope_key(fixturedef.argname, str(fixturedef.baseid), fixturedef.scope, getattr(node, "nodeid", ""), param)
+        key = fixture_scope_key(
+            fixturedef.argname, str(fixturedef.baseid), fixturedef.scope, getattr(node, "nodeid", ""), param
+        )
         self.keys[fixturedef] = key
         self.recorder.begin_fixture(key)
         try:
@@ -395,7 +418,9 @@ class EvidenceRecorder:
             entry = self.results[report.nodeid] = _Result([(str(bug), str(item)) for bug, item in links])
         if report.failed:
             entry.outcome = RunOutcome.FAILED if report.when == "call" else RunOutcome.ERROR
-        elif entry.outcome not in (RunOutcome.FAILED, RunOutcome.ERROR) and (report.skipped or hasattr(report, "wasxfail")):
+        elif entry.outcome not in (RunOutcome.FAILED, RunOutcome.ERROR) and (
+            report.skipped or hasattr(report, "wasxfail")
+        ):
             entry.outcome = RunOutcome.SKIPPED
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -404,13 +429,26 @@ class EvidenceRecorder:
             return  # the environment's hooks may be costly (a project's may import torch): ask only when needed
         environment = self.environment()
         if report_file:
-            tests = {t: {"outcome": str(r.outcome), "links": sorted(map(list, r.links))} for t, r in sorted(self.results.items())}
-            Path(report_file).write_text(json.dumps({"environment": environment, "tests": tests}, indent=2), encoding="utf-8")
+            tests = {
+                t: {"outcome": str(r.outcome), "links": sorted(map(list, r.links))}
+                for t, r in sorted(self.results.items())
+            }
+            Path(report_file).write_text(
+                json.dumps({"environment": environment, "tests": tests}, indent=2), encoding="utf-8"
+            )
         if not (self.results and self.writes_evidence):
             return
         try:
-            errors = write_evidence(_tracer_config(self.config), self.results, environment, self.collected,
-                                    self.partial_files(), self.config.stash[KNOWN].items, self.executions(), self.notes)
+            errors = write_evidence(
+                _tracer_config(self.config),
+                self.results,
+                environment,
+                self.collected,
+                self.partial_files(),
+                self.config.stash[KNOWN].items,
+                self.executions(),
+                self.notes,
+            )
         except Exception as failure:  # noqa: BLE001 - a tracer problem never turns a green run red or loses results
             errors = [f"{failure}"]
         bugs = {bug for entry in self.results.values() for bug, _ in entry.links}
@@ -426,8 +464,10 @@ class EvidenceRecorder:
             reporter.write_line(f"tracer: {error}; no evidence written", red=True)
         if len(errors) < len(bugs):  # say where the evidence went: pytest writing into docs/ is no surprise
             folder = _tracer_config(self.config).evidence_dir
-            reporter.write_line(f"tracer: recorded {len(self.results)} linked test results of {len(bugs)} "
-                                f"bug{'s' if len(bugs) != 1 else ''} in {folder}/")
+            reporter.write_line(
+                f"tracer: recorded {len(self.results)} linked test results of {len(bugs)} "
+                f"bug{'s' if len(bugs) != 1 else ''} in {folder}/"
+            )
         for line, failed in signed:
             reporter.write_line(f"tracer: {line}", red=failed)
 
@@ -457,7 +497,12 @@ class EvidenceRecorder:
             if "::" in arg:
                 path = Path(arg.partition("::")[0])
                 try:
-                    partial.add((path if path.is_absolute() else Path.cwd() / path).resolve().relative_to(root.resolve()).as_posix())
+                    partial.add(
+                        (path if path.is_absolute() else Path.cwd() / path)
+                        .resolve()
+                        .relative_to(root.resolve())
+                        .as_posix()
+                    )
                 except ValueError:
                     continue
         return partial
@@ -471,9 +516,16 @@ class EvidenceRecorder:
         return facts
 
 
-def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: Mapping[str, str],
-                   collected: Mapping[str, set[tuple[str, str]]], partial: set[str], bugs: Mapping[str, Sequence[str]],
-                   executions: Executions | None = None, notes: list[str] | None = None) -> list[str]:
+def write_evidence(
+    config: TracerConfig,
+    results: Mapping[str, _Result],
+    facts: Mapping[str, str],
+    collected: Mapping[str, set[tuple[str, str]]],
+    partial: set[str],
+    bugs: Mapping[str, Sequence[str]],
+    executions: Executions | None = None,
+    notes: list[str] | None = None,
+) -> list[str]:
     """Record each bug's results in this environment's evidence file, with the tagged lines each
     test ran where they were recorded, forget the results of tests that are gone, and pin the
     report's `manual:` sign-offs not pinned yet, for every bug with a report; returns what could
@@ -491,7 +543,9 @@ def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: 
     reports = load_reports(config)
     by_bug: dict[str, list[tuple[str, str, evidence.Outcome]]] = {bug: [] for bug in bugs}
     for test_id, entry in sorted(results.items()):
-        outcome = evidence.Outcome.FAILED if entry.outcome is RunOutcome.ERROR else evidence.Outcome(entry.outcome.value)
+        outcome = (
+            evidence.Outcome.FAILED if entry.outcome is RunOutcome.ERROR else evidence.Outcome(entry.outcome.value)
+        )
         for bug, item_id in entry.links:
             if item_id in bugs.get(bug, ()):  # a link to no report's item fails its test instead
                 by_bug[bug].append((item_id, test_id, outcome))
@@ -509,10 +563,16 @@ def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: 
                 evidence.record_results(config, bug, tagged, environment, rows, executed=executed, imported=imported)
                 static = {i.id for i in report.checklist if i.kind == "static"} if report is not None else set()
                 for item_id, test_id, outcome in rows:
-                    if executed is not None and executed.get(test_id) == {} and outcome is not evidence.Outcome.SKIPPED \
-                            and item_id not in static:
-                        note = (f"{test_id} ran none of {bug}'s tagged code (item {item_id}): a test of something else, "
-                                "or code run in a subprocess, which tracer does not observe")
+                    if (
+                        executed is not None
+                        and executed.get(test_id) == {}
+                        and outcome is not evidence.Outcome.SKIPPED
+                        and item_id not in static
+                    ):
+                        note = (
+                            f"{test_id} ran none of {bug}'s tagged code (item {item_id}): a test of something else, "
+                            "or code run in a subprocess, which tracer does not observe"
+                        )
                         if note not in notes:
                             notes.append(note)
             if report is not None:
@@ -522,7 +582,9 @@ def write_evidence(config: TracerConfig, results: Mapping[str, _Result], facts: 
     return errors
 
 
-def sign_evidence(config: TracerConfig, key: Path, facts: Mapping[str, str], bugs: Iterable[str]) -> list[tuple[str, bool]]:
+def sign_evidence(
+    config: TracerConfig, key: Path, facts: Mapping[str, str], bugs: Iterable[str]
+) -> list[tuple[str, bool]]:
     """Sign this environment's evidence file of each bug the run had results for; returns what to
     tell the user, each line with whether it is a failure. A file that cannot be signed is said,
     and the others are still signed."""
@@ -554,8 +616,9 @@ def sign_evidence(config: TracerConfig, key: Path, facts: Mapping[str, str], bug
     return lines
 
 
-def _bug_executions(config: TracerConfig, bug: str, tagged: list[Any], executions: Executions | None, tests: set[str],
-                    notes: list[str]) -> tuple[dict[str, dict[str, str]] | None, dict[str, str] | None]:
+def _bug_executions(
+    config: TracerConfig, bug: str, tagged: list[Any], executions: Executions | None, tests: set[str], notes: list[str]
+) -> tuple[dict[str, dict[str, str]] | None, dict[str, str] | None]:
     """Each test's lines as line ranges of the bug's scopes, and the lines seen at import; None
     where nothing was recorded, or where a tagged file changed while the tests ran (the lines
     recorded no longer say which code ran)."""
@@ -573,5 +636,9 @@ def _bug_executions(config: TracerConfig, bug: str, tagged: list[Any], execution
                 notes.append(note)
             return None, None
         indexes[path] = source_index(decode_source(data))
-    executed = {test: attribute_lines(tagged, executions.tests[test], indexes) for test in sorted(tests) if test in executions.tests}
+    executed = {
+        test: attribute_lines(tagged, executions.tests[test], indexes)
+        for test in sorted(tests)
+        if test in executions.tests
+    }
     return executed, attribute_lines(tagged, executions.imported, indexes, at_import=True)

@@ -49,8 +49,14 @@ def classify(before: list[str | None], after: list[str | None]) -> Verdict:
     return Verdict.PROVEN if was == "failed" else Verdict.PASSES_BEFORE
 
 
-def prove_bug(config: Config, report: BugReport, tagged: Sequence[TaggedScope], target: Target, repeat: int = DEFAULT_REPEAT,
-              timeout: float | None = None) -> ProveResult:
+def prove_bug(
+    config: Config,
+    report: BugReport,
+    tagged: Sequence[TaggedScope],
+    target: Target,
+    repeat: int = DEFAULT_REPEAT,
+    timeout: float | None = None,
+) -> ProveResult:
     """Run the bug's linked tests `repeat` times before the fix and after it; keep the proof with
     the evidence of the environment they ran in, pinned to the `tagged` code."""
     if repeat < 1:
@@ -66,7 +72,9 @@ def prove_bug(config: Config, report: BugReport, tagged: Sequence[TaggedScope], 
         for relative in [*config.test_roots, config.reports_dir]:
             source = config.root / relative
             if source.is_dir():
-                shutil.copytree(source, tree / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    source, tree / relative, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                )
         old = isolation(tree, tagged_paths, config.source_roots, others=[config.root])
         new = isolation(config.root, tagged_paths, config.source_roots, others=[tree])
         before = []

@@ -20,7 +20,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracer.blocks import ChangeBlock, PreFix, Revert, change_blocks, changes_code, pre_fix_from_diff, pre_fix_from_git, revert
+from tracer.blocks import (
+    ChangeBlock,
+    PreFix,
+    Revert,
+    change_blocks,
+    changes_code,
+    pre_fix_from_diff,
+    pre_fix_from_git,
+    revert,
+)
 from tracer.changes import ChangeProof, ChangeResult, ChangeStatus
 from tracer.config import Config
 from tracer.environment import Environment
@@ -30,8 +39,8 @@ from tracer.isolation import isolation
 from tracer.problems import TracerError, shown_path
 from tracer.render import diffs_path, kept_diffs
 from tracer.reports import BugReport
-from tracer.tags import TaggedScope
 from tracer.sourcetext import SourceDecodeError, read_source, split_lines_keepends
+from tracer.tags import TaggedScope
 from tracer.testrun import Target, TestRun, check_imports, run_linked_tests, test_files_naming
 from tracer.workspace import Workspace, copy_files, project_files, workspace
 
@@ -60,8 +69,14 @@ class _Plan:
     timeout: float
 
 
-def prove_changes(config: Config, report: BugReport, tagged: Sequence[TaggedScope], target: Target,
-                  timeout: float | None = None, jobs: int | None = None) -> ChangesResult:
+def prove_changes(
+    config: Config,
+    report: BugReport,
+    tagged: Sequence[TaggedScope],
+    target: Target,
+    timeout: float | None = None,
+    jobs: int | None = None,
+) -> ChangesResult:
     """Put back each change block of the fix alone and run the linked tests; keep the findings
     with the evidence of the environment they ran in."""
     test_files = test_files_naming(config.root, list(config.test_roots), report.bug_id)
@@ -80,12 +95,16 @@ def prove_changes(config: Config, report: BugReport, tagged: Sequence[TaggedScop
         isolated = isolation(baseline_tree, tagged_paths, config.source_roots, others=[config.root])
         baseline = run_linked_tests(place, baseline_tree, report.bug_id, test_files, isolated, timeout=timeout)
         if baseline.timed_out:
-            raise TracerError(f"the linked tests ran past --timeout {timeout or 0:g} s on the current code:\n{baseline.tail()}")
+            raise TracerError(
+                f"the linked tests ran past --timeout {timeout or 0:g} s on the current code:\n{baseline.tail()}"
+            )
         check_imports(baseline, isolated, baseline_tree, "on a copy of the current code")
         passing = tuple(sorted(t for t, outcome in baseline.outcomes.items() if outcome == "passed"))
         if not passing:
-            raise TracerError(f"no linked test of {report.bug_id} passes on the current code, so none can catch a change "
-                              f"(pytest exit code {baseline.exit_code}):\n{baseline.tail()}")
+            raise TracerError(
+                f"no linked test of {report.bug_id} passes on the current code, so none can catch a change "
+                f"(pytest exit code {baseline.exit_code}):\n{baseline.tail()}"
+            )
         shutil.rmtree(baseline_tree, ignore_errors=True)
         limit = timeout or max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * baseline.seconds)
         plan = _Plan(config, report.bug_id, files, tuple(test_files), tagged_paths, passing, limit)
@@ -105,8 +124,9 @@ def _current_lines(config: Config, tagged: Sequence[TaggedScope]) -> dict[str, l
     return lines
 
 
-def _pre_fix_forms(config: Config, report: BugReport, tagged: Sequence[TaggedScope], target: Target,
-                   current: Mapping[str, list[str]]) -> tuple[dict[tuple[str, str], PreFix], str, str]:
+def _pre_fix_forms(
+    config: Config, report: BugReport, tagged: Sequence[TaggedScope], target: Target, current: Mapping[str, list[str]]
+) -> tuple[dict[tuple[str, str], PreFix], str, str]:
     """Each scope's pre-fix form, where it came from, and a note where that is not git."""
     if target.commit is not None:
         old_files: dict[str, str | None] = {}
@@ -114,28 +134,40 @@ def _pre_fix_forms(config: Config, report: BugReport, tagged: Sequence[TaggedSco
         for item in tagged:
             if item.path not in old_files:
                 old_files[item.path] = file_at(config.root, target.commit, config.in_repo(item.path))
-            forms[(item.path, item.scope.qualname)] = pre_fix_from_git(old_files[item.path], item, target.commit[:12], current[item.path])
+            forms[(item.path, item.scope.qualname)] = pre_fix_from_git(
+                old_files[item.path], item, target.commit[:12], current[item.path]
+            )
         return forms, "git", ""
     if target.explicit:
-        raise TracerError(f"--base {target.revision} is not a commit of this clone; the kept diffs are against the "
-                          "report's pre_fix_revision: run without --base")
+        raise TracerError(
+            f"--base {target.revision} is not a commit of this clone; the kept diffs are against the "
+            "report's pre_fix_revision: run without --base"
+        )
     kept = diffs_path(config, report)
     diffs = kept_diffs(config, report)
     shown = shown_path(kept)
     if not diffs:
-        raise TracerError(f"{target.revision} is not a commit of this clone, and there are no diffs in {shown} to take "
-                          "the pre-fix forms from; fetch the history (git fetch --unshallow) or render the document where it is",
-                          report.path, report.line_of("pre_fix_revision"))
+        raise TracerError(
+            f"{target.revision} is not a commit of this clone, and there are no diffs in {shown} to take "
+            "the pre-fix forms from; fetch the history (git fetch --unshallow) or render the document where it is",
+            report.path,
+            report.line_of("pre_fix_revision"),
+        )
     forms = {
-        (item.path, item.scope.qualname): pre_fix_from_diff(diffs.get((item.path, item.scope.qualname)), item, current[item.path])
+        (item.path, item.scope.qualname): pre_fix_from_diff(
+            diffs.get((item.path, item.scope.qualname)), item, current[item.path]
+        )
         for item in tagged
     }
-    note = f"{target.revision} is not a commit of this clone: the pre-fix forms come from the diffs committed in {shown}"
+    note = (
+        f"{target.revision} is not a commit of this clone: the pre-fix forms come from the diffs committed in {shown}"
+    )
     return forms, "committed diffs", note
 
 
-def _run_blocks(place: Workspace, plan: _Plan, blocks: Sequence[ChangeBlock], current: Mapping[str, list[str]],
-                jobs: int | None) -> list[ChangeResult]:
+def _run_blocks(
+    place: Workspace, plan: _Plan, blocks: Sequence[ChangeBlock], current: Mapping[str, list[str]], jobs: int | None
+) -> list[ChangeResult]:
     """Each block's finding: those that need no run at once, the others one process each, in parallel."""
     results: list[ChangeResult] = []
     runs: list[tuple[ChangeBlock, Revert]] = []
@@ -146,7 +178,13 @@ def _run_blocks(place: Workspace, plan: _Plan, blocks: Sequence[ChangeBlock], cu
         elif reverted.text is None:
             results.append(_result(block, ChangeStatus.DOES_NOT_PARSE, message=reverted.problem))
         elif not changes_code("".join(current[block.path]), reverted.text):
-            results.append(_result(block, ChangeStatus.NO_CODE_CHANGE, message="comments, blank lines or docstrings only: nothing to run"))
+            results.append(
+                _result(
+                    block,
+                    ChangeStatus.NO_CODE_CHANGE,
+                    message="comments, blank lines or docstrings only: nothing to run",
+                )
+            )
         else:
             runs.append((block, reverted))
     if not runs:
@@ -199,12 +237,21 @@ def _encoded(text: str, original: bytes) -> bytes:
 def _classified(block: ChangeBlock, reverted: Revert, run: TestRun, plan: _Plan, tree: Path) -> ChangeResult:
     how = "" if reverted.how == "the block" else reverted.how
     if run.timed_out:
-        return _result(block, ChangeStatus.TIMED_OUT, message=_joined(
-            "the linked tests did not finish in time without it (a test hangs without it, or --timeout is too short)", how))
+        return _result(
+            block,
+            ChangeStatus.TIMED_OUT,
+            message=_joined(
+                "the linked tests did not finish in time without it (a test hangs without it, or --timeout is too "
+                "short)",
+                how,
+            ),
+        )
     caught = tuple(t for t in plan.passing if run.outcomes.get(t) in ("failed", "error"))
     missing = [t for t in plan.passing if t not in run.outcomes]
     if missing or not run.outcomes:
-        return _result(block, ChangeStatus.DOES_NOT_IMPORT, caught, _joined(_first_error(run.output, tree, missing), how))
+        return _result(
+            block, ChangeStatus.DOES_NOT_IMPORT, caught, _joined(_first_error(run.output, tree, missing), how)
+        )
     return _result(block, ChangeStatus.CAUGHT if caught else ChangeStatus.NOT_CAUGHT, caught, how)
 
 
@@ -226,5 +273,6 @@ def _first_error(output: str, tree: Path, missing: Sequence[str]) -> str:
 
 
 def _result(block: ChangeBlock, status: ChangeStatus, caught_by: Sequence[str] = (), message: str = "") -> ChangeResult:
-    return ChangeResult(block.path, block.start_line, block.end_line, block.qualname, status, tuple(sorted(caught_by)), message)
-
+    return ChangeResult(
+        block.path, block.start_line, block.end_line, block.qualname, status, tuple(sorted(caught_by)), message
+    )

@@ -60,9 +60,14 @@ class ProcessRecording:
 
     def as_data(self) -> dict[str, Any]:
         return {
-            "mechanism": self.mechanism, "tests": self.tests, "test_fixtures": self.test_fixtures,
-            "fixtures": self.fixtures, "imported": self.imported, "unrecorded": self.unrecorded,
-            "notes": self.notes, "digests": self.digests,
+            "mechanism": self.mechanism,
+            "tests": self.tests,
+            "test_fixtures": self.test_fixtures,
+            "fixtures": self.fixtures,
+            "imported": self.imported,
+            "unrecorded": self.unrecorded,
+            "notes": self.notes,
+            "digests": self.digests,
         }
 
     @classmethod
@@ -126,7 +131,13 @@ class Executions:
                     for path, found in fixtures.get(key, {}).items():
                         merged.setdefault(path, set()).update(found)
                 tests[test_id] = {path: frozenset(found) for path, found in sorted(merged.items()) if found}
-        return cls(tests, {p: frozenset(v) for p, v in imported.items()}, frozenset(unrecorded - set(tests)), tuple(notes), digests)
+        return cls(
+            tests,
+            {p: frozenset(v) for p, v in imported.items()},
+            frozenset(unrecorded - set(tests)),
+            tuple(notes),
+            digests,
+        )
 
 
 class Unavailable(Exception):
@@ -137,8 +148,14 @@ class LineRecorder:
     """Records the tagged lines each test runs, in one process. `begin_test`, `begin_fixture`,
     `end_fixture` and `end_test` follow pytest's phases; `recording()` hands over the data."""
 
-    def __init__(self, root: str, traced: Ranges, import_classes: Mapping[str, Iterable[int]],
-                 module_blocks: Ranges, digests: Mapping[str, str]):
+    def __init__(
+        self,
+        root: str,
+        traced: Ranges,
+        import_classes: Mapping[str, Iterable[int]],
+        module_blocks: Ranges,
+        digests: Mapping[str, str],
+    ):
         """`traced`: the line ranges of the tagged defs and classes, by file; `import_classes`: the
         first lines of tagged classes whose bodies run at import; `module_blocks`: the line ranges
         of tagged module-level blocks, by file; `digests`: each file's digest as it was read."""
@@ -148,7 +165,9 @@ class LineRecorder:
         self.module_blocks = frozenset(path for path, ranges in module_blocks.items() if ranges)
         self.module_spans = {path: tuple(ranges) for path, ranges in module_blocks.items()}
         self.result = ProcessRecording(digests=dict(digests))
-        self.files = {os.path.join(self.root, path): path for path in {*self.traced, *self.import_classes, *self.module_blocks}}
+        self.files = {
+            os.path.join(self.root, path): path for path in {*self.traced, *self.import_classes, *self.module_blocks}
+        }
         self._modules: list[types.ModuleType] = []
         self.lost: dict[str, int] = {}  # what took tracing away -> how many tests it cost
         self.lost_fixtures: set[str] = set()
@@ -197,11 +216,18 @@ class LineRecorder:
 
     def recording(self) -> ProcessRecording:
         """What this process recorded so far, as plain data."""
-        lost = [f"{why}: the executions of {count} linked test{'s' if count > 1 else ''} were not recorded"
-                for why, count in sorted(self.lost.items())]
+        lost = [
+            f"{why}: the executions of {count} linked test{'s' if count > 1 else ''} were not recorded"
+            for why, count in sorted(self.lost.items())
+        ]
         return ProcessRecording(
-            self.result.mechanism, dict(self.result.tests), dict(self.result.test_fixtures), dict(self.result.fixtures),
-            self._by_file(self._imported, self.import_codes), list(self.result.unrecorded), [*self.result.notes, *lost],
+            self.result.mechanism,
+            dict(self.result.tests),
+            dict(self.result.test_fixtures),
+            dict(self.result.fixtures),
+            self._by_file(self._imported, self.import_codes),
+            list(self.result.unrecorded),
+            [*self.result.notes, *lost],
             dict(self.result.digests),
         )
 
@@ -381,6 +407,7 @@ def _module_functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
 
 class _Backend:
     name = ""
+    owner: LineRecorder
 
     def switch(self, lines: LineSet | None) -> None:
         raise NotImplementedError
@@ -390,7 +417,7 @@ class _Backend:
 
     def adopt(self, module: types.ModuleType, path: str) -> None:
         """Trace the tagged code of an imported module (again, where it was reloaded)."""
-        owner: LineRecorder = getattr(self, "owner")
+        owner: LineRecorder = self.owner
         for code in _module_codes(module):
             if id(code) not in owner.codes:
                 owner.register(code)
@@ -409,7 +436,7 @@ class _Monitoring(_Backend):
     name = "sys.monitoring"
 
     def __init__(self, owner: LineRecorder):
-        monitoring: Any = getattr(sys, "monitoring")
+        monitoring: Any = sys.monitoring  # type: ignore[attr-defined]  # 3.12+; mypy checks as 3.11
         self.monitoring = monitoring
         self.owner = owner
         self.lines: LineSet | None = None
@@ -528,7 +555,9 @@ class _Probes(_Backend):
         self.spare: LineSet = set()  # where probes add while no test records
         self.namespaces: dict[int, dict[str, Any]] = {}  # the instrumented modules' namespaces, by id
         self.target: LineSet = self.spare
-        self.compiled: dict[tuple[str, str], tuple[dict[tuple[str, int], types.CodeType], dict[tuple[str, int], types.CodeType]]] = {}
+        self.compiled: dict[
+            tuple[str, str], tuple[dict[tuple[str, int], types.CodeType], dict[tuple[str, int], types.CodeType]]
+        ] = {}
         self.examined: dict[int, types.CodeType] = {}  # code already given probes or left as it is, kept alive
 
     def switch(self, lines: LineSet | None) -> None:
@@ -544,7 +573,11 @@ class _Probes(_Backend):
     def adopt(self, module: types.ModuleType, path: str) -> None:
         """Give the live functions of a module imported before recording started (or reloaded)
         their instrumented code, where it was compiled from the same source."""
-        functions = [f for f in _module_functions(module) if f.__globals__ is module.__dict__ and id(f.__code__) not in self.examined]
+        functions = [
+            f
+            for f in _module_functions(module)
+            if f.__globals__ is module.__dict__ and id(f.__code__) not in self.examined
+        ]
         if not functions:
             self.bind(module.__dict__)
             return
@@ -566,7 +599,9 @@ class _Probes(_Backend):
                 function.__code__ = new
                 self.examined[id(new)] = new
 
-    def _compile(self, source: str, filename: str, path: str) -> tuple[dict[tuple[str, int], types.CodeType], dict[tuple[str, int], types.CodeType]]:
+    def _compile(
+        self, source: str, filename: str, path: str
+    ) -> tuple[dict[tuple[str, int], types.CodeType], dict[tuple[str, int], types.CodeType]]:
         key = (filename, source)
         if key not in self.compiled:
             plain = compile(source, filename, "exec", dont_inherit=True)
@@ -618,9 +653,18 @@ class _Prober(ast.NodeTransformer):
     def probed(self, statements: list[ast.stmt], owner: ast.AST, body: bool) -> list[ast.stmt]:
         kept: list[ast.stmt] = []
         rest = list(statements)
-        if body and isinstance(owner, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and _is_docstring(rest[0]):
+        if (
+            body
+            and isinstance(owner, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and _is_docstring(rest[0])
+        ):
             kept.append(rest.pop(0))
-        while isinstance(owner, ast.Module) and rest and isinstance(rest[0], ast.ImportFrom) and rest[0].module == "__future__":
+        while (
+            isinstance(owner, ast.Module)
+            and rest
+            and isinstance(rest[0], ast.ImportFrom)
+            and rest[0].module == "__future__"
+        ):
             kept.append(rest.pop(0))
         for statement in rest:
             if self.wanted(statement.lineno) and not isinstance(statement, (ast.Global, ast.Nonlocal)):
@@ -630,7 +674,11 @@ class _Prober(ast.NodeTransformer):
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 class _ImportObserver:
@@ -711,7 +759,9 @@ class _ObservedLoader(importlib.machinery.SourceFileLoader):
 def fixture_scope_key(argname: str, baseid: str, scope: str, node_id: str, param_index: int | None) -> str:
     """A wider fixture's set-up, the same in every process: where it is defined, its scope's node
     and its parameter."""
-    return f"{baseid}::{argname} ({scope} {node_id or '<session>'})" + ("" if param_index is None else f"[{param_index}]")
+    return f"{baseid}::{argname} ({scope} {node_id or '<session>'})" + (
+        "" if param_index is None else f"[{param_index}]"
+    )
 
 
 __all__ = ["Executions", "LineRecorder", "ProcessRecording", "Unavailable", "fixture_scope_key", "instrument"]

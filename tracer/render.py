@@ -20,7 +20,17 @@ from tracer.cache import ContentCache, digest_of
 from tracer.changes import ChangeStatus
 from tracer.config import Config
 from tracer.diffs import DiffStatus, ScopeDiff, diff_scopes, scope_source
-from tracer.escape import MarkdownText, code_span, json_text, link_target, md_finalize, md_inline, md_with_code, unencodable, uri_path
+from tracer.escape import (
+    MarkdownText,
+    code_span,
+    json_text,
+    link_target,
+    md_finalize,
+    md_inline,
+    md_with_code,
+    unencodable,
+    uri_path,
+)
 from tracer.evidence import evidence_files
 from tracer.fingerprint import code_id, fingerprints
 from tracer.gitio import GitError, is_shallow, resolve_revision
@@ -28,8 +38,8 @@ from tracer.guard import TooLarge, UnsafePath, inside, read_bytes
 from tracer.problems import TracerError
 from tracer.reports import BugReport
 from tracer.scanner import Change, TaggedScope
-from tracer.status import BugStatus, ItemState, short_tests
 from tracer.sourcetext import SourceDecodeError, read_source, split_lines, split_lines_keepends
+from tracer.status import BugStatus, ItemState, short_tests
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,8 +49,9 @@ if TYPE_CHECKING:
 TEMPLATE = "code_changes.md.j2"
 OVERVIEW_SECTIONS = frozenset({"summary", "symptoms"})  # the report's sections shown under the Overview
 # Sections the default template places by name; every other section is copied after the Solution.
-PLACED_SECTIONS = frozenset({"root cause", "solution", "fix", "the fix", "alternatives considered", "alternatives",
-                             "next steps", "notes"})
+PLACED_SECTIONS = frozenset(
+    {"root cause", "solution", "fix", "the fix", "alternatives considered", "alternatives", "next steps", "notes"}
+)
 INDEX_TEMPLATE = "index.md.j2"
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -75,7 +86,9 @@ def relative_link(target: Path, start: Path) -> str:
 
 def unified_diff(old: str, new: str, shown: str) -> str:
     return "".join(
-        difflib.unified_diff(split_lines_keepends(old), split_lines_keepends(new), f"{shown} (on disk)", f"{shown} (rendered)")
+        difflib.unified_diff(
+            split_lines_keepends(old), split_lines_keepends(new), f"{shown} (on disk)", f"{shown} (rendered)"
+        )
     )
 
 
@@ -101,7 +114,10 @@ def stale_document(document: Document, shown: str, root: Path | None = None) -> 
         return None
     old = (data or b"").decode("utf-8", "surrogateescape")
     old_lines, new_lines = split_lines(old), split_lines(document.text)
-    first = next((n for n, (a, b) in enumerate(zip(old_lines, new_lines), start=1) if a != b), min(len(old_lines), len(new_lines)) + 1)
+    first = next(
+        (n for n, (a, b) in enumerate(zip(old_lines, new_lines), start=1) if a != b),
+        min(len(old_lines), len(new_lines)) + 1,
+    )
     return Drift(first, unified_diff(old, document.text, shown), data is None)
 
 
@@ -125,8 +141,9 @@ def template_environment(config: Config) -> jinja2.Environment:
         try:
             folder = inside(config.root, project_templates)
         except UnsafePath:
-            raise TracerError("the templates folder leads out of the project (through a symlink); not read",
-                              config.templates_dir) from None
+            raise TracerError(
+                "the templates folder leads out of the project (through a symlink); not read", config.templates_dir
+            ) from None
         loaders.append(GuardedLoader(folder, config.max_report_bytes, config.templates_dir))
     loaders += [builtin, jinja2.PrefixLoader({"tracer": builtin})]
     environment = BudgetedSandbox(
@@ -152,7 +169,9 @@ def template_environment(config: Config) -> jinja2.Environment:
 def template_limits(config: Config) -> TemplateLimits:
     from tracer.sandbox import TemplateLimits
 
-    return TemplateLimits(config.max_output_chars, config.max_template_steps, config.max_template_seconds, config.max_report_bytes)
+    return TemplateLimits(
+        config.max_output_chars, config.max_template_steps, config.max_template_seconds, config.max_report_bytes
+    )
 
 
 def shown_template(config: Config, filename: str) -> str:
@@ -311,15 +330,18 @@ def shortened(text: str, limit: int = TEXT_LIMIT) -> str:
     return head[: max(cut, 1)].rstrip(" ,;:-—") + " …"
 
 
-def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str], ScopeDiff],
-                   commit: str = "HEAD") -> list[dict[str, Any]]:
+def function_views(
+    config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str], ScopeDiff], commit: str = "HEAD"
+) -> list[dict[str, Any]]:
     """What the documents show of each tagged scope: where it is, its changes, its source, its diff."""
     current = read_lines(config.root, (t.path for t in bug.tagged))
     code = code_id(fingerprints(config.root, bug.tagged)) if any(f.changes for f in bug.evidence.environments) else ""
     views = []
     for index, item in enumerate(bug.tagged, start=1):
         scope = item.scope
-        diff = diffs.get((item.path, scope.qualname), ScopeDiff(DiffStatus.UNAVAILABLE, note="the report names no pre-fix revision"))
+        diff = diffs.get(
+            (item.path, scope.qualname), ScopeDiff(DiffStatus.UNAVAILABLE, note="the report names no pre-fix revision")
+        )
         views.append(
             {
                 "number": index,
@@ -329,22 +351,33 @@ def function_views(config: Config, bug: BugStatus, diffs: Mapping[tuple[str, str
                 "signature": scope.signature,
                 "start_line": scope.start_line,
                 "end_line": scope.end_line,
-                "change_type": {"changed": "modified", "new": "added", "unchanged": "unchanged", "module": "module-level"}.get(
-                    diff.status, "unknown"
-                ),
+                "change_type": {
+                    "changed": "modified",
+                    "new": "added",
+                    "unchanged": "unchanged",
+                    "module": "module-level",
+                }.get(diff.status, "unknown"),
                 "changes": [replace(c, text=tag_text(current[item.path], c, config.id_regex)) for c in item.changes],
                 "source": _shown_source(current[item.path], item),
                 "diff": diff,
                 "link": source_link(config, item.path, scope.start_line, scope.end_line, commit),
-                "change_links": [source_link(config, item.path, c.start_line, c.end_line, commit) for c in item.changes],
+                "change_links": [
+                    source_link(config, item.path, c.start_line, c.end_line, commit) for c in item.changes
+                ],
                 "change_proofs": change_proof_lines(bug, item.path, scope.qualname, code),
             }
         )
     return views
 
 
-def document_context(config: Config, bug: BugStatus, base: str | None, out: Path, commit: str = "HEAD",
-                     diffs: Mapping[tuple[str, str], ScopeDiff] | None = None) -> dict[str, Any]:
+def document_context(
+    config: Config,
+    bug: BugStatus,
+    base: str | None,
+    out: Path,
+    commit: str = "HEAD",
+    diffs: Mapping[tuple[str, str], ScopeDiff] | None = None,
+) -> dict[str, Any]:
     """Everything a code-changes template may use."""
     report = bug.report
     functions = function_views(config, bug, scope_diffs(config, bug, base) if diffs is None else diffs, commit)
@@ -367,9 +400,13 @@ def document_context(config: Config, bug: BugStatus, base: str | None, out: Path
         "proof": proofs[0][1] if proofs else None,
         "signatures": recorded_signatures(config, report.bug_id, bug.evidence.files),
         # the report's own Markdown, as its author wrote it: headings are the report's section headings
-        "overview_sections": [(h, MarkdownText(t)) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t],
+        "overview_sections": [
+            (h, MarkdownText(t)) for h, t in report.sections.items() if h.lower() in OVERVIEW_SECTIONS and t
+        ],
         "other_sections": [
-            (h, MarkdownText(t)) for h, t in report.sections.items() if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
+            (h, MarkdownText(t))
+            for h, t in report.sections.items()
+            if h.lower() not in OVERVIEW_SECTIONS | PLACED_SECTIONS and t
         ],
         "root_cause": MarkdownText(report.section("Root Cause")),
         "solution": MarkdownText(report.section("Solution", "Fix", "The Fix")),
@@ -391,9 +428,13 @@ def change_proof_lines(bug: BugStatus, path: str, qualname: str, code: str) -> l
         for block in file.changes.results:
             if (block.path, block.qualname) != (path, qualname):
                 continue
-            span = (f"Line {block.start_line}" if block.end_line == block.start_line
-                    else f"Lines {block.start_line}-{block.end_line}" if block.end_line > block.start_line
-                    else f"Lines deleted before line {block.start_line}")
+            span = (
+                f"Line {block.start_line}"
+                if block.end_line == block.start_line
+                else f"Lines {block.start_line}-{block.end_line}"
+                if block.end_line > block.start_line
+                else f"Lines deleted before line {block.start_line}"
+            )
             message = md_with_code(block.message) if block.message else ""
             if block.caught_by:
                 found = "caught by " + short_tests(list(block.caught_by))
@@ -434,7 +475,9 @@ def diff_base_missing(config: Config, report: BugReport, base: str | None) -> st
     return None
 
 
-def render_bug(config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None) -> list[Document]:
+def render_bug(
+    config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None
+) -> list[Document]:
     """The bug's document as it would be written now, and, where the report names a pre-fix
     revision, its diffs as data (what a shallow clone, which lacks that revision, keeps). Both are
     cached under a digest of everything they are made of, so an unchanged bug is never rendered
@@ -460,15 +503,20 @@ def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
 
 def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[bytes | str]:
     """What a bug's document or page is made of, for cache keys: the report, its item states and
-    evidence files (and their attestations), the tagged files, and the commit the diffs are taken against (or, where this
-    clone lacks it, the document on disk whose diffs are kept)."""
+    evidence files (and their attestations), the tagged files, and the commit the diffs are taken
+    against (or, where this clone lacks it, the diffs kept beside the document)."""
     report = bug.report
     revision = base or report.pre_fix_revision or ""
     try:
         commit = resolve_revision(config.root, revision) if revision else ""
     except GitError:
         kept = diffs_path(config, report)
-        commit = "unresolved:" + revision + ":" + _bytes_or_why(config, kept, config.max_evidence_bytes).decode("utf-8", "replace")
+        commit = (
+            "unresolved:"
+            + revision
+            + ":"
+            + _bytes_or_why(config, kept, config.max_evidence_bytes).decode("utf-8", "replace")
+        )
     # the item states too: they depend on more than these files (which linked test files exist)
     # the digest of the bytes it was read from
     text = report.digest or _bytes_or_why(config, config.root / report.path, config.max_report_bytes)
@@ -543,7 +591,9 @@ def kept_diffs(config: Config, report: BugReport) -> dict[tuple[str, str], Scope
     if not os.path.lexists(path):
         return {}
     try:
-        data = json.loads(read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "kept diffs").decode("utf-8"))
+        data = json.loads(
+            read_bytes(config.root, path, config.max_evidence_bytes, "max_evidence_bytes", "kept diffs").decode("utf-8")
+        )
         scopes = data["scopes"]
         kept = {}
         for entry in scopes:
@@ -557,7 +607,9 @@ def kept_diffs(config: Config, report: BugReport) -> dict[tuple[str, str], Scope
         raise TracerError(f"kept diffs cannot be read: {error.message}", shown) from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as error:
         message = str(error)[:200]
-        raise TracerError(f"kept diffs cannot be read ({type(error).__name__}: {message}); restore the file from git", shown) from None
+        raise TracerError(
+            f"kept diffs cannot be read ({type(error).__name__}: {message}); restore the file from git", shown
+        ) from None
     return kept
 
 

@@ -21,7 +21,8 @@ import yaml
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.guard import UnsafePath, read_bytes
-from tracer.problems import Problem, Severity as ProblemSeverity
+from tracer.problems import Problem
+from tracer.problems import Severity as ProblemSeverity
 
 # libyaml's parser where the wheel has it: the same safe subset of YAML, several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -199,8 +200,16 @@ _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _kind(value: Any) -> str:
-    names = {bool: "true/false", int: "a number", float: "a number", type(None): "nothing", list: "a list",
-             dict: "a mapping", dt.datetime: "a date and time", dt.date: "a date"}
+    names = {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "nothing",
+        list: "a list",
+        dict: "a mapping",
+        dt.datetime: "a date and time",
+        dt.date: "a date",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -248,7 +257,9 @@ class _Read:
             return None
 
 
-_PLAIN_TAGS = {None, "!"} | {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")}
+_PLAIN_TAGS = {None, "!"} | {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
+}
 
 
 def _compose(raw: str) -> yaml.Node | None:
@@ -269,7 +280,8 @@ def report_files(config: Config) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.glob("*.md")
+        p
+        for p in folder.glob("*.md")
         if not p.name.endswith(config.output_suffix) and p.name.lower() not in NON_REPORT_NAMES and p.is_file()
     )
 
@@ -291,7 +303,9 @@ def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         reason = getattr(error, "problem", None) or "cannot be read"
-        raise fail(mark.line + 2 if mark is not None else 2, "R002", f"front matter is not valid YAML: {reason}") from None
+        raise fail(
+            mark.line + 2 if mark is not None else 2, "R002", f"front matter is not valid YAML: {reason}"
+        ) from None
     if not isinstance(node, yaml.MappingNode):
         raise fail(2, "R003", "front matter must be a mapping of fields")
     read = _Read()
@@ -313,7 +327,9 @@ def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]
         if not id_regex.fullmatch(bug_id):
             problem("bug_id", f"{bug_id!r} does not match the ID pattern {id_regex.pattern}")
         elif not path.name.lower().startswith(bug_id.lower()):
-            problem("bug_id", f"{bug_id} does not agree with the file name {path.name} (expected {bug_id.lower()}-*.md)")
+            problem(
+                "bug_id", f"{bug_id} does not agree with the file name {path.name} (expected {bug_id.lower()}-*.md)"
+            )
     checklist = _checklist(data.get("checklist"), read.lines, problem)
     if problems:
         raise ReportError(sorted(set(problems)))
@@ -339,17 +355,18 @@ def parse_report(path: Path, text: str, relative: str, id_regex: re.Pattern[str]
     )
 
 
-def _validated(data: dict[str, Any], schema: dict[str, _Field], where: str, problem: Callable[[str, str], None]) -> dict[str, Any]:
+def _validated(
+    data: dict[str, Any], schema: dict[str, _Field], where: str, problem: Callable[[str, str], None]
+) -> dict[str, Any]:
     """Each field of `data` through its validator; unknown and missing fields are problems."""
     values: dict[str, Any] = {}
     prefix = f"{where}." if where else ""
     for key in sorted(set(data) - set(schema)):
         problem(prefix + key, f"unknown field (known: {', '.join(sorted(schema))})")
     for key, spec in schema.items():
-        if key not in data or data[key] is None:
-            if spec.required:
-                problem(prefix + key, "required text is missing" if where else "required field is missing")
-                continue
+        if (key not in data or data[key] is None) and spec.required:
+            problem(prefix + key, "required text is missing" if where else "required field is missing")
+            continue
         try:
             values[key] = spec.check(data.get(key))
         except _Invalid as error:
@@ -380,15 +397,25 @@ def _checklist(raw: Any, lines: dict[str, int], problem: Callable[[str, str], No
         sign_off = None
         manual = entry.get("manual")
         if manual is not None:
-            if not isinstance(manual, dict) or set(manual) != {"by", "reason"} or not all(
-                isinstance(v, str) and v for v in manual.values()
+            if (
+                not isinstance(manual, dict)
+                or set(manual) != {"by", "reason"}
+                or not all(isinstance(v, str) and v for v in manual.values())
             ):
                 problem(f"{key}.manual", "must be a mapping with 'by' and 'reason' (text)")
             else:
                 sign_off = ManualSignOff(manual["by"], manual["reason"])
         if all(isinstance(values.get(n), str) for n in ("id", "group", "text")):
-            items.append(ChecklistItem(values["id"], values["group"], values["text"], sign_off, lines.get(key, 1),
-                                       values.get("kind", ItemKind.RUNTIME)))
+            items.append(
+                ChecklistItem(
+                    values["id"],
+                    values["group"],
+                    values["text"],
+                    sign_off,
+                    lines.get(key, 1),
+                    values.get("kind", ItemKind.RUNTIME),
+                )
+            )
     return tuple(items)
 
 
@@ -415,7 +442,12 @@ def code_lines(lines: list[str]) -> set[int]:
                 inside.add(index)
             continue
         inside.add(index)
-        if match and match["fence"][0] == opened[0] and len(match["fence"]) >= len(opened) and not match["info"].strip():
+        if (
+            match
+            and match["fence"][0] == opened[0]
+            and len(match["fence"]) >= len(opened)
+            and not match["info"].strip()
+        ):
             opened = None
     return inside
 
@@ -498,19 +530,37 @@ def _from_cache(text: str | None) -> BugReport | list[Problem] | None:
     try:
         data = json.loads(text)
         if "problems" in data:
-            return [Problem(path, line, code, message, ProblemSeverity(severity)) for path, line, code, message, severity in data["problems"]]
+            return [
+                Problem(path, line, code, message, ProblemSeverity(severity))
+                for path, line, code, message, severity in data["problems"]
+            ]
         report = data["report"]
         checklist = tuple(
-            ChecklistItem(**(item | {"manual": ManualSignOff(*item["manual"]) if item["manual"] else None,
-                                     "kind": ItemKind(item.get("kind", ItemKind.RUNTIME))}))
+            ChecklistItem(
+                **(
+                    item
+                    | {
+                        "manual": ManualSignOff(*item["manual"]) if item["manual"] else None,
+                        "kind": ItemKind(item.get("kind", ItemKind.RUNTIME)),
+                    }
+                )
+            )
             for item in report["checklist"]
         )
-        return BugReport(**(report | {
-            "severity": Severity(report["severity"]), "status": Status(report["status"]),
-            "created": dt.date.fromisoformat(report["created"]),
-            "updated": dt.date.fromisoformat(report["updated"]) if report["updated"] else None,
-            "tags": tuple(report["tags"]), "checklist": checklist, "sections": dict(report["sections"]),
-        }))
+        return BugReport(
+            **(
+                report
+                | {
+                    "severity": Severity(report["severity"]),
+                    "status": Status(report["status"]),
+                    "created": dt.date.fromisoformat(report["created"]),
+                    "updated": dt.date.fromisoformat(report["updated"]) if report["updated"] else None,
+                    "tags": tuple(report["tags"]),
+                    "checklist": checklist,
+                    "sections": dict(report["sections"]),
+                }
+            )
+        )
     except (ValueError, TypeError, KeyError):
         return None  # written by another tracer, or damaged: parse the report again
 
@@ -556,7 +606,12 @@ def load_reports(config: Config) -> ReportSet:
         key = report.bug_id.casefold()
         if key in by_id:
             problems.append(
-                Problem(report.path, report.line_of("bug_id"), "R004", f"{report.bug_id} is also the ID of {by_id[key].path}")
+                Problem(
+                    report.path,
+                    report.line_of("bug_id"),
+                    "R004",
+                    f"{report.bug_id} is also the ID of {by_id[key].path}",
+                )
             )
         else:
             by_id[key] = report

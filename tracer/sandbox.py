@@ -80,7 +80,9 @@ class Budget:
         if self.steps > self.limits.steps:
             raise TemplateLimitError(f"the template ran more than {self.limits.steps:,} steps (max_template_steps)")
         if not self.steps & 0x3FF and time.monotonic() > self.deadline:
-            raise TemplateLimitError(f"the template ran longer than {self.limits.seconds:g} seconds (max_template_seconds)")
+            raise TemplateLimitError(
+                f"the template ran longer than {self.limits.seconds:g} seconds (max_template_seconds)"
+            )
 
     def sized(self, value: Any) -> Any:
         """`value`, where it is no larger than a template may make."""
@@ -89,8 +91,10 @@ class Budget:
         return value
 
     def too_large(self, size: int) -> None:
-        raise TemplateLimitError(f"the template makes a value of {size:,} characters or items; "
-                                 f"at most {self.limits.chars:,} (max_output_chars)")
+        raise TemplateLimitError(
+            f"the template makes a value of {size:,} characters or items; "
+            f"at most {self.limits.chars:,} (max_output_chars)"
+        )
 
     def check_size(self, size: int) -> None:
         if size > self.limits.chars:
@@ -147,7 +151,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         """The template's tree, with every `for` loop's iterable counted turn by turn."""
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Call(nodes.EnvironmentAttribute("counted"), [loop.iter], [], None, None, lineno=loop.iter.lineno)
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("counted"), [loop.iter], [], None, None, lineno=loop.iter.lineno
+            )
         return tree
 
     def counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -208,7 +214,9 @@ def _guarded_filter(name: str, function: Callable[..., Any], budget: Budget) -> 
     @functools.wraps(function)  # keeps Jinja's pass_context and friends
     def guarded(*args: Any, **kwargs: Any) -> Any:
         budget.tick()
-        values = [a for a in args if not isinstance(a, (jinja2.runtime.Context, jinja2.nodes.EvalContext, jinja2.Environment))]
+        values = [
+            a for a in args if not isinstance(a, (jinja2.runtime.Context, jinja2.nodes.EvalContext, jinja2.Environment))
+        ]
         budget.check_arguments([*values[1:], *kwargs.values()])
         if name == "format" and values:
             budget.check_format(values[0])
@@ -216,7 +224,9 @@ def _guarded_filter(name: str, function: Callable[..., Any], budget: Budget) -> 
             budget.check_replace(values[0], values[1], values[2])
         elif name == "indent" and values and isinstance(values[0], str):
             width = values[1] if len(values) > 1 else kwargs.get("width", 4)
-            budget.check_size(len(values[0]) + (values[0].count("\n") + 1) * (len(width) if isinstance(width, str) else int(width)))
+            budget.check_size(
+                len(values[0]) + (values[0].count("\n") + 1) * (len(width) if isinstance(width, str) else int(width))
+            )
         elif name == "join" and values and isinstance(values[0], Iterable) and not isinstance(values[0], (str, dict)):
             items = list(values[0])
             budget.check_join(items, values[1] if len(values) > 1 else kwargs.get("d", ""))
@@ -239,7 +249,9 @@ class GuardedLoader(jinja2.BaseLoader):
         if not os.path.lexists(filename):
             raise jinja2.TemplateNotFound(template)
         try:
-            text = read_bytes(self.folder, Path(filename), self.limit, "max_report_bytes", "the template").decode("utf-8")
+            text = read_bytes(self.folder, Path(filename), self.limit, "max_report_bytes", "the template").decode(
+                "utf-8"
+            )
         except UnsafePath as error:
             raise TemplateRefused(f"{self.shown}/{'/'.join(pieces)}: {error.message}") from None
         except UnicodeDecodeError:
@@ -250,8 +262,9 @@ class GuardedLoader(jinja2.BaseLoader):
         return text, filename, lambda: os.path.exists(filename) and os.path.getmtime(filename) == mtime
 
 
-def run_template(environment: jinja2.Environment, name: str, context: Mapping[str, Any],
-                 shown: Callable[[str], str]) -> str:
+def run_template(
+    environment: jinja2.Environment, name: str, context: Mapping[str, Any], shown: Callable[[str], str]
+) -> str:
     """A template's text. Every error it raises, a Jinja error or any other (a division by zero,
     a limit, memory, recursion), is a TracerError naming the template and line (`shown` turns a
     template's file name into the path to show)."""
@@ -271,7 +284,9 @@ def run_template(environment: jinja2.Environment, name: str, context: Mapping[st
         raise TracerError(f"template error: {error.message or error}", shown(where), line) from None
     except RecursionError as error:
         where, line = _failing_line(environment, error, name)
-        raise TracerError("template error: templates include, extend or call each other without end", shown(where), line) from None
+        raise TracerError(
+            "template error: templates include, extend or call each other without end", shown(where), line
+        ) from None
     except TemplateLimitError as error:
         where, line = _failing_line(environment, error, name)
         raise TracerError(f"template error: {error}", shown(where), line) from None
@@ -282,7 +297,9 @@ def run_template(environment: jinja2.Environment, name: str, context: Mapping[st
         raise TracerError(f"template error: {type(error).__name__}: {message}", shown(where), line) from None
     bad = unencodable(text)
     if bad is not None:
-        raise TracerError(f"template error: the output holds a lone surrogate (U+{ord(text[bad]):04X}), which is no text", shown(name))
+        raise TracerError(
+            f"template error: the output holds a lone surrogate (U+{ord(text[bad]):04X}), which is no text", shown(name)
+        )
     return text
 
 

@@ -18,15 +18,29 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
+from tracer.prefilter import Prefilter, literal_prefix, literal_starts
 from tracer.problems import Problem
 from tracer.sourcetext import SourceDecodeError, decode_source
-from tracer.prefilter import Prefilter, literal_prefix, literal_starts
 from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, compile_id_pattern, match_tag
 
 __all__ = [
-    "Change", "FileScan", "IdTags", "MalformedTag", "Prefilter", "Scope", "TaggedScope", "all_tags",
-    "compile_id_pattern", "iter_tagged", "literal_prefix", "literal_starts", "match_tag", "merge_blocks",
-    "prefilter_for", "scan_file", "scan_source",
+    "Change",
+    "FileScan",
+    "IdTags",
+    "MalformedTag",
+    "Prefilter",
+    "Scope",
+    "TaggedScope",
+    "all_tags",
+    "compile_id_pattern",
+    "iter_tagged",
+    "literal_prefix",
+    "literal_starts",
+    "match_tag",
+    "merge_blocks",
+    "prefilter_for",
+    "scan_file",
+    "scan_source",
 ]
 
 _MESSAGE_LIMIT = 200

@@ -27,8 +27,13 @@ def search_entries(bugs: Iterable[BugStatus], page_stem: Callable[[str], str]) -
     counts = Counter(
         word
         for bug in bugs
-        for text in [bug.report.title, str(bug.report.status), " ".join(bug.report.tags), *(i.text for i in bug.report.checklist),
-                     *(c.text for t in bug.tagged for c in t.changes)]
+        for text in [
+            bug.report.title,
+            str(bug.report.status),
+            " ".join(bug.report.tags),
+            *(i.text for i in bug.report.checklist),
+            *(c.text for t in bug.tagged for c in t.changes),
+        ]
         for word in text.split()
     )
     place = {word: index for index, word in enumerate(sorted(counts, key=lambda word: (-counts[word], word)))}
@@ -47,7 +52,17 @@ def search_entries(bugs: Iterable[BugStatus], page_stem: Callable[[str], str]) -
             scopes.append([tagged.scope.qualname, index, [coded(c.text) for c in tagged.changes if c.text]])
         # the page's name only where the script cannot derive it from an ASCII ID as page_stem does
         stem = None if report.bug_id.isascii() else page_stem(report.bug_id)
-        rows.append([report.bug_id, coded(report.title), coded(str(report.status)), stem, coded(" ".join(report.tags)), items, scopes])
+        rows.append(
+            [
+                report.bug_id,
+                coded(report.title),
+                coded(str(report.status)),
+                stem,
+                coded(" ".join(report.tags)),
+                items,
+                scopes,
+            ]
+        )
     return {"words": list(place), "paths": list(paths), "bugs": rows}
 
 

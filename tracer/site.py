@@ -59,7 +59,10 @@ TEMPLATES = {
 }
 STYLESHEET, SCRIPT, SEARCH_INDEX = "style.css", "site.js", "search-index.js"
 GENERATOR = '<meta name="generator" content="tracer site">'  # marks the pages a rerun may remove or replace
-STATIC_MARKS = ("/* tracer site */", "window.tracerSearch=")  # mark the stylesheet, the script and the search index as tracer's
+STATIC_MARKS = (
+    "/* tracer site */",
+    "window.tracerSearch=",
+)  # mark the stylesheet, the script and the search index as tracer's
 _LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"  # Pygments styles, one for each colour scheme
 _FOLDERS = ("bugs", "reports")  # the folders of generated pages, which a rerun prunes
 
@@ -92,8 +95,10 @@ def site_folder(config: Config, out: Path | None) -> Path:
     if out is None:
         folder = config.cache("site")
         if folder is None:
-            raise TracerError("the cache folder leads out of the project or holds files git tracks; give the site a folder with -o",
-                              config.cache_dir)
+            raise TracerError(
+                "the cache folder leads out of the project or holds files git tracks; give the site a folder with -o",
+                config.cache_dir,
+            )
         return folder
     folder = output_target(config.root, out)
     if folder.exists() and not folder.is_dir():
@@ -101,8 +106,14 @@ def site_folder(config: Config, out: Path | None) -> Path:
     return folder
 
 
-def build_site(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileScan], out: Path | None = None,
-               cache: ContentCache | None = None, force: bool = False) -> Site:
+def build_site(
+    config: Config,
+    bugs: Sequence[BugStatus],
+    scans: Sequence[FileScan],
+    out: Path | None = None,
+    cache: ContentCache | None = None,
+    force: bool = False,
+) -> Site:
     """Render every page and write those whose bytes differ from the files on disk; a file in
     the way that tracer did not write (no generator mark) is refused before anything is
     written, unless `force`."""
@@ -139,8 +150,11 @@ def _refuse_foreign_files(folder: Path, pages: Sequence[Page]) -> None:
         except UnsafePath:
             head = b""
         if not any(mark.encode() in head for mark in (GENERATOR, *STATIC_MARKS)):
-            raise TracerError(f"{page.path} is there and tracer did not write it: nothing written; "
-                              "give an empty folder, or --force to replace tracer's pages there", path)
+            raise TracerError(
+                f"{page.path} is there and tracer did not write it: nothing written; "
+                "give an empty folder, or --force to replace tracer's pages there",
+                path,
+            )
 
 
 def _remove_stale_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
@@ -215,6 +229,7 @@ def site_links(config: Config, bugs: Iterable[BugStatus]) -> dict[str, str]:
 def link_resolver(source: str, page: str, links: Mapping[str, str]) -> Callable[[str], str | None]:
     """How a relative link written in project file `source` reads from site page `page`: the
     page of the file it points at, or None (no link) where that file has no page here."""
+
     def resolve(target: str) -> str | None:
         path, _, fragment = target.partition("#")
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), unquote(path)))
@@ -239,7 +254,11 @@ class _Renderer:
         import pygments
 
         # what every static file's key holds, and what every page's key holds besides
-        self._static: list[bytes | str] = [config.cache_key, f"pygments {pygments.__version__}", *project_templates(config)]
+        self._static: list[bytes | str] = [
+            config.cache_key,
+            f"pygments {pygments.__version__}",
+            *project_templates(config),
+        ]
         self._common: list[bytes | str] = [*self._static, self.commit, repr(nav), repr(sorted(links.items()))]
 
     def _values(self, path: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -256,12 +275,27 @@ class _Renderer:
         git diff nor highlights any code."""
         path = bug_page(bug.report.bug_id)
         key = "site-" + digest_of(*self._common, path, *bug_inputs(self.config, bug)) + ".html"
-        return Page(path, self._cached(key, lambda: self._render("bug", self._values(path, bug_context(self.config, bug, self.links, self.commit)))))
+        return Page(
+            path,
+            self._cached(
+                key,
+                lambda: self._render("bug", self._values(path, bug_context(self.config, bug, self.links, self.commit))),
+            ),
+        )
 
     def report(self, report: BugReport) -> Page:
         path = report_page(report.bug_id)
-        key = "site-" + digest_of(*self._common, path, report.path, (self.config.root / report.path).read_bytes()) + ".html"
-        return Page(path, self._cached(key, lambda: self._render("report", self._values(path, report_context(self.config, report, self.links)))))
+        key = (
+            "site-"
+            + digest_of(*self._common, path, report.path, (self.config.root / report.path).read_bytes())
+            + ".html"
+        )
+        return Page(
+            path,
+            self._cached(
+                key, lambda: self._render("report", self._values(path, report_context(self.config, report, self.links)))
+            ),
+        )
 
     def static(self, path: str, template: str, context: Callable[[], dict[str, Any]]) -> Page:
         """The stylesheet and the script: the same for every project but its own templates."""
@@ -316,15 +350,17 @@ def index_context(config: Config, bugs: Iterable[BugStatus]) -> dict[str, Any]:
     rows = []
     for bug in bugs:
         report = bug.report
-        rows.append({
-            "bug_id": report.bug_id,
-            "title": report.title,
-            "severity": str(report.severity),
-            "status": str(report.status),
-            "page": bug_page(report.bug_id),
-            "issue_link": safe_url(issue_link(config, report.bug_id)),
-            **bug.summary,
-        })
+        rows.append(
+            {
+                "bug_id": report.bug_id,
+                "title": report.title,
+                "severity": str(report.severity),
+                "status": str(report.status),
+                "page": bug_page(report.bug_id),
+                "issue_link": safe_url(issue_link(config, report.bug_id)),
+                **bug.summary,
+            }
+        )
     totals = {name: sum(row[name] for row in rows) for name in ("verified", "total", "stale", "failed", "proven")}
     return {"rows": rows, "totals": totals}
 
@@ -367,7 +403,8 @@ def tags_context(config: Config, bugs: Iterable[BugStatus], scans: Sequence[File
     pages = {bug.report.bug_id.casefold(): bug_page(bug.report.bug_id) for bug in bugs}
     sections = {
         (bug.report.bug_id.casefold(), tagged.path, tagged.scope.qualname): scope_anchor(number)
-        for bug in bugs for number, tagged in enumerate(bug.tagged, start=1)
+        for bug in bugs
+        for number, tagged in enumerate(bug.tagged, start=1)
     }
     files, orphans = [], set()
     for scan in sorted(scans, key=lambda s: s.path):
@@ -385,15 +422,19 @@ def tags_context(config: Config, bugs: Iterable[BugStatus], scans: Sequence[File
                         anchor = sections.get((bug_id.casefold(), scan.path, tagged.scope.qualname))
                         scope_link = page + (f"#{anchor}" if anchor else "")
                     ids.append({"id": bug_id, "page": page, "issue_link": safe_url(issue_link(config, bug_id))})
-                tags.append({
-                    "change": change,
-                    "scope": tagged.scope,
-                    "scope_link": scope_link,
-                    "ids": ids,
-                    "link": safe_url(source_link(config, scan.path, change.start_line, change.end_line, commit)),
-                })
+                tags.append(
+                    {
+                        "change": change,
+                        "scope": tagged.scope,
+                        "scope_link": scope_link,
+                        "ids": ids,
+                        "link": safe_url(source_link(config, scan.path, change.start_line, change.end_line, commit)),
+                    }
+                )
         tags.sort(key=lambda t: (t["change"].start_line, t["change"].end_line, t["scope"].qualname))
-        files.append({"path": scan.path, "anchor": "file-" + _anchor(scan.path), "tags": tags, "malformed": list(scan.malformed)})
+        files.append(
+            {"path": scan.path, "anchor": "file-" + _anchor(scan.path), "tags": tags, "malformed": list(scan.malformed)}
+        )
     return {"files": files, "orphans": sorted(orphans)}
 
 
@@ -420,7 +461,12 @@ def bug_context(config: Config, bug: BugStatus, links: Mapping[str, str], commit
     lines = read_lines(config.root, (t.path for t in bug.tagged))
     for view, tagged in zip(context["functions"], bug.tagged):
         view["blocks"] = [
-            {"start": start, "end": end, "marked": marked, "html": highlight_python(lines[tagged.path], start, end, marked)}
+            {
+                "start": start,
+                "end": end,
+                "marked": marked,
+                "html": highlight_python(lines[tagged.path], start, end, marked),
+            }
             for start, end, marked in code_blocks(tagged)
         ]
         view["diff_html"] = highlight_diff(view["diff"].diff) if view["diff"].status is DiffStatus.CHANGED else None
@@ -428,7 +474,14 @@ def bug_context(config: Config, bug: BugStatus, links: Mapping[str, str], commit
         view["link"] = safe_url(view["link"])
         view["change_links"] = [safe_url(link) for link in view["change_links"]]
     resolve = link_resolver(bug.report.path, page, links)
-    taken = {"overview", "summary", "functions", "testing", "matrix", *(anchor for _, anchor, _, _ in _SECTIONS if anchor)}
+    taken = {
+        "overview",
+        "summary",
+        "functions",
+        "testing",
+        "matrix",
+        *(anchor for _, anchor, _, _ in _SECTIONS if anchor),
+    }
     taken |= {scope_anchor(n) for n in range(1, len(bug.tagged) + 1)}
     context["extra_sections"] = []
     for name, anchor, heading, absent in _SECTIONS:
@@ -438,7 +491,9 @@ def bug_context(config: Config, bug: BugStatus, links: Mapping[str, str], commit
         if anchor and html:
             context["extra_sections"].append({"anchor": anchor, "heading": heading, "html": html})
     for name in ("overview_sections", "other_sections"):  # the report's other sections, as the document places them
-        context[name + "_html"] = [(heading, _shifted(markdown_to_html(text, resolve, "r-", taken))) for heading, text in context[name]]
+        context[name + "_html"] = [
+            (heading, _shifted(markdown_to_html(text, resolve, "r-", taken))) for heading, text in context[name]
+        ]
     context["issue_link"] = safe_url(context["issue_link"])
     context["report_page"] = posixpath.relpath(report_page(bug.report.bug_id), "bugs")
     context["matrix"] = matrix_view(bug_matrix([bug]), [bug])
@@ -498,7 +553,9 @@ def highlight_python(lines: Sequence[str], start: int, end: int, marked: Iterabl
 
     text = "\n".join(lines[start - 1 : end]) + "\n"
     # hl_lines counts from the snippet's first line whatever linenostart says
-    formatter = HtmlFormatter(linenos="inline", linenostart=start, hl_lines=[n - start + 1 for n in marked], wrapcode=True)
+    formatter = HtmlFormatter(
+        linenos="inline", linenostart=start, hl_lines=[n - start + 1 for n in marked], wrapcode=True
+    )
     return Markup(highlight(text, PythonLexer(stripnl=False, ensurenl=True), formatter))
 
 
@@ -508,7 +565,11 @@ def highlight_diff(diff: str) -> Markup:
     from pygments.formatters.html import HtmlFormatter
     from pygments.lexers.diff import DiffLexer
 
-    return Markup(highlight(diff.strip("\n") + "\n", DiffLexer(stripnl=False), HtmlFormatter(cssclass="highlight diff", wrapcode=True)))
+    return Markup(
+        highlight(
+            diff.strip("\n") + "\n", DiffLexer(stripnl=False), HtmlFormatter(cssclass="highlight diff", wrapcode=True)
+        )
+    )
 
 
 def pygments_css() -> Markup:

@@ -23,8 +23,22 @@ from tracer.config import Config
 from tracer.problems import Problem, Severity, TracerError
 from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, prefilter_for, scan_file
 
-SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "build", "dist", "node_modules", ".tox", ".nox",
-                ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs"}
+SKIPPED_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "site-packages",
+    ".eggs",
+}
 
 
 _SKIPPED = re.compile("(?:^|/)(?:" + "|".join(re.escape(d) for d in sorted(SKIPPED_DIRS)) + ")(?:/|$)")
@@ -47,13 +61,16 @@ def select_files(config: Config) -> Selection:
     candidates: set[str] = set()
     for prefix in prefixes:
         if listed is not None:
-            candidates.update(p for p in listed if p.startswith(prefix) if prefix.endswith("/") or p == prefix or not prefix)
+            candidates.update(
+                p for p in listed if p.startswith(prefix) if prefix.endswith("/") or p == prefix or not prefix
+            )
         else:
             candidates.update(_walk(config.root, prefix))
     excluded = tuple(config.exclude)
     # Tests are evidence, not changed code: skipped unless a source root lies inside one.
     test_prefixes = tuple(
-        t.rstrip("/") + "/" for t in config.test_roots
+        t.rstrip("/") + "/"
+        for t in config.test_roots
         if not any(p.startswith(t.rstrip("/") + "/") for p in prefixes if p)
     )
     files: list[tuple[str, os.stat_result]] = []
@@ -113,8 +130,13 @@ def _note(path: str, message: str) -> FileScan:
 
 
 def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
         if test(mode):
             return name
     return "not a file"
@@ -127,7 +149,9 @@ def _git_files(root: Path) -> tuple[list[str] | None, str]:
     try:
         done = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, stdin=subprocess.DEVNULL,
+            cwd=root,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
         )
     except OSError:
         return None, ""
@@ -142,7 +166,9 @@ def _git_files(root: Path) -> tuple[list[str] | None, str]:
     paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
     venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
-    return [p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)], ""
+    return [
+        p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)
+    ], ""
 
 
 def _walk(root: Path, prefix: str) -> list[str]:
@@ -151,8 +177,11 @@ def _walk(root: Path, prefix: str) -> list[str]:
         return [prefix]
     found = []
     for folder, dirs, names in os.walk(base):  # does not descend into symlinked folders
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-                         and not (Path(folder, d) / "pyvenv.cfg").exists())
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS and not d.endswith(".egg-info") and not (Path(folder, d) / "pyvenv.cfg").exists()
+        )
         found += [Path(folder, n).relative_to(root).as_posix() for n in names if n.endswith(".py")]
     return found
 
@@ -249,7 +278,14 @@ def _scan_from_dict(data: dict[str, Any]) -> FileScan:
     return FileScan(
         data["path"],
         tuple(
-            TaggedScope(s["path"], Scope(**s["scope"]), tuple(Change(**{**c, "bug_ids": tuple(c["bug_ids"]), "tag_lines": tuple(c.get("tag_lines", ()))}) for c in s["changes"]))
+            TaggedScope(
+                s["path"],
+                Scope(**s["scope"]),
+                tuple(
+                    Change(**{**c, "bug_ids": tuple(c["bug_ids"]), "tag_lines": tuple(c.get("tag_lines", ()))})
+                    for c in s["changes"]
+                ),
+            )
             for s in data["scopes"]
         ),
         tuple(MalformedTag(**m) for m in data["malformed"]),
@@ -280,7 +316,9 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
         try:
             data = _read_regular(config.root / path)
         except OSError as error:
-            scans[path] = FileScan(path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror or error}"),))
+            scans[path] = FileScan(
+                path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror or error}"),)
+            )
             continue
         if not prefilter_for(regex).may_match(data):  # built on the first file read: a warm scan reads none
             index.record(path, info, None)
@@ -326,7 +364,9 @@ def _parse_all(items: list[tuple[str, bytes]], regex: re.Pattern[str]) -> list[F
     from concurrent.futures.process import BrokenProcessPool
 
     results: dict[int, FileScan] = {}
-    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(regex.pattern, regex.flags)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_start_worker, initargs=(regex.pattern, regex.flags)
+    ) as pool:
         pending: dict[Future[FileScan], int] = {}
         queue = iter(enumerate(items))
         broken = False
@@ -383,7 +423,9 @@ def _scan_alone(path: str, data: bytes, regex: re.Pattern[str]) -> FileScan:
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        with ProcessPoolExecutor(max_workers=1, initializer=_start_worker, initargs=(regex.pattern, regex.flags)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=1, initializer=_start_worker, initargs=(regex.pattern, regex.flags)
+        ) as pool:
             return pool.submit(_scan_in_worker, path, data).result()
     except BrokenProcessPool:
         return FileScan(path, problems=(Problem(path, 1, "T001", "cannot parse: the parser crashed on this file"),))
@@ -393,7 +435,7 @@ _worker_regex: re.Pattern[str] | None = None  # a worker's ID pattern, compiled 
 
 
 def _start_worker(pattern: str, flags: int) -> None:
-    global _worker_regex
+    global _worker_regex  # noqa: PLW0603 - a worker process's one pattern, set by its initializer
     _worker_regex = re.compile(pattern, flags)
 
 

@@ -38,10 +38,18 @@ MAX_ALLOWED_SIGNERS = 1024 * 1024  # bytes
 SIGN_TIMEOUT = 60.0  # seconds: a hardware key may wait for a touch
 VERIFY_TIMEOUT = 20.0
 
-_KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-})
+_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ssh-dss",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 _OPTION = re.compile(r'(?:cert-authority|(?:namespaces|valid-after|valid-before)="[^"]*")')
 _ENVIRONMENTS = re.compile(rf'(?<!\S){ENVIRONMENTS_WORD}=(?:"(?P<value>[^"]*)"|(?P<bare>\S*))')
 _SHA256_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
@@ -157,8 +165,15 @@ def _parse_signer_line(number: int, line: str) -> AllowedSigner:
         raise ValueError("the key is not valid base64 of an SSH public key") from None
     if inner != key_type.encode():
         raise ValueError(f"the key is a {inner.decode('ascii', 'replace')!r} key, not {key_type!r}")
-    return AllowedSigner(number, line, principals, key_type, blob, "cert-authority" in options.split(","),
-                         _environment_patterns(parts[2] if len(parts) > 2 else ""))
+    return AllowedSigner(
+        number,
+        line,
+        principals,
+        key_type,
+        blob,
+        "cert-authority" in options.split(","),
+        _environment_patterns(parts[2] if len(parts) > 2 else ""),
+    )
 
 
 def _split_options(text: str) -> tuple[str, str]:
@@ -178,8 +193,10 @@ def _split_options(text: str) -> tuple[str, str]:
             current += char
     for option in [*parts, current]:
         if not _OPTION.fullmatch(option):
-            raise ValueError(f"unknown option {option.split('=', 1)[0]!r} (ssh-keygen knows cert-authority, "
-                             "namespaces, valid-after, valid-before; tracer's word goes in the comment)")
+            raise ValueError(
+                f"unknown option {option.split('=', 1)[0]!r} (ssh-keygen knows cert-authority, "
+                "namespaces, valid-after, valid-before; tracer's word goes in the comment)"
+            )
     return options, text[end:].lstrip(" ")
 
 
@@ -220,7 +237,9 @@ def read_allowed_signers(path: Path, shown: str | None = None) -> AllowedSigners
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise TracerError("allowed signers file is not valid UTF-8", shown, data[: error.start].count(b"\n") + 1) from None
+        raise TracerError(
+            "allowed signers file is not valid UTF-8", shown, data[: error.start].count(b"\n") + 1
+        ) from None
     return parse_allowed_signers(text, shown)
 
 
@@ -294,19 +313,27 @@ def parse_signature(data: bytes) -> SshSignature:
         raise ValueError(f"the signature cannot be read: {error}") from None
 
 
-def ssh_keygen(args: Sequence[str], message: bytes | None = None, timeout: float = VERIFY_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
+def ssh_keygen(
+    args: Sequence[str], message: bytes | None = None, timeout: float = VERIFY_TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
     """Run ssh-keygen so that it can never prompt: a list argv, stdin closed (or the message), a new
     session (no terminal to open), askpass off, and a timeout."""
     executable = shutil.which("ssh-keygen", path=_trusted_path())
     if executable is None:
-        raise SshKeygenMissing("ssh-keygen not found: install OpenSSH's client (the openssh-client package) to sign "
-                               "or verify evidence")
+        raise SshKeygenMissing(
+            "ssh-keygen not found: install OpenSSH's client (the openssh-client package) to sign or verify evidence"
+        )
     environment = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS")}
     environment["SSH_ASKPASS_REQUIRE"] = "never"
     try:
         return subprocess.run(
-            [executable, *args], input=message, stdin=None if message is not None else subprocess.DEVNULL,
-            capture_output=True, timeout=timeout, start_new_session=True, env=environment,
+            [executable, *args],
+            input=message,
+            stdin=None if message is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            start_new_session=True,
+            env=environment,
         )
     except subprocess.TimeoutExpired:
         raise SshError(f"ssh-keygen did not finish within {timeout:g} seconds") from None
@@ -331,7 +358,11 @@ def _trusted_path() -> str:
 def _said(result: subprocess.CompletedProcess[bytes]) -> str:
     """ssh-keygen's own words, on one line."""
     text = (result.stderr + b"\n" + result.stdout).decode("utf-8", "replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("Signing file", "Write signature"))]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(("Signing file", "Write signature"))
+    ]
     return "; ".join(lines[-3:]) or f"exit status {result.returncode}"
 
 
@@ -367,8 +398,10 @@ def verifies(message: bytes, signature: bytes, signer: AllowedSigner, namespace:
         allowed, sig = Path(folder) / "allowed_signers", Path(folder) / "message.sig"
         allowed.write_text(signer.text + "\n", encoding="utf-8")
         sig.write_bytes(signature)
-        result = ssh_keygen(["-Y", "verify", "-f", str(allowed), "-I", signer.identity, "-n", namespace, "-s", str(sig)],
-                            message=message)
+        result = ssh_keygen(
+            ["-Y", "verify", "-f", str(allowed), "-I", signer.identity, "-n", namespace, "-s", str(sig)],
+            message=message,
+        )
     return result.returncode == 0, _said(result)
 
 

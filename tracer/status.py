@@ -12,10 +12,10 @@ where they ran none."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,16 @@ class TestRun:
 
     @property
     def sentence(self) -> MarkdownText:
-        """"`test_x` ran 12 of 15 changed lines (in `DiceLoss._compute`, `DBHead.forward`)"."""
+        """ "`test_x` ran 12 of 15 changed lines (in `DiceLoss._compute`, `DBHead.forward`)"."""
         name = code_span(self.test) + (f" ({self.cases} cases)" if self.cases > 1 else "")
         if self.ran is None and self.junit:
             return MarkdownText(f"{name}: imported from JUnit, which does not say which lines a test ran")
         if self.ran is None:
             return MarkdownText(f"{name}: which lines it ran is not recorded; rerun the tests")
         if not self.scopes:
-            return MarkdownText(f"{name} ran none of the bug's tagged code (not observed: code run in a subprocess is not seen)")
+            return MarkdownText(
+                f"{name} ran none of the bug's tagged code (not observed: code run in a subprocess is not seen)"
+            )
         where = ", ".join(code_span(s) for s in self.scopes)
         if not self.of:
             return MarkdownText(f"{name} ran tagged code in {where}")
@@ -132,7 +134,11 @@ class BugStatus:
     def status_line(self) -> str:
         """For example "fixed: 15 of 19 items verified; 2 stale; 2 open"."""
         parts = [f"{self.count(ItemStatus.VERIFIED)} of {len(self.items)} items verified"]
-        parts += [f"{self.count(s)} {s}" for s in (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.MANUAL, ItemStatus.OPEN) if self.count(s)]
+        parts += [
+            f"{self.count(s)} {s}"
+            for s in (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.MANUAL, ItemStatus.OPEN)
+            if self.count(s)
+        ]
         return f"{self.report.status}: " + "; ".join(parts)
 
     def count(self, state: ItemStatus) -> int:
@@ -156,13 +162,24 @@ class BugStatus:
     def proven(self) -> int:
         """Items with a test that fails before the fix and passes after, in some environment."""
         return sum(
-            any(v is Verdict.PROVEN for f in self.evidence.environments if f.proof for v in f.proof.items.get(i.id, {}).values())
+            any(
+                v is Verdict.PROVEN
+                for f in self.evidence.environments
+                if f.proof
+                for v in f.proof.items.get(i.id, {}).values()
+            )
             for i in self.items
         )
 
 
-def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEvidence, root: Path,
-           unparsed: frozenset[str] = frozenset(), tests: ProjectTests | None = None) -> BugStatus:
+def assess(
+    report: BugReport,
+    tagged: Iterable[TaggedScope],
+    evidence: BugEvidence,
+    root: Path,
+    unparsed: frozenset[str] = frozenset(),
+    tests: ProjectTests | None = None,
+) -> BugStatus:
     """Each checklist item's state across every environment. A test's results on the current code
     speak for it; where it has none, its latest ones on older code do. Failed where such a result
     failed; verified where one passed on the current code; manual where a sign-off covers the
@@ -173,7 +190,9 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
     it). An item that would be stale only because a file of `unparsed` (files that do not parse
     now) lost its tags is unknown: one error, one finding."""
     tagged = tuple(tagged)
-    recorded_files = {key.partition("::")[0] for f in evidence.files.values() for p in f.fingerprints.values() for key in p}
+    recorded_files = {
+        key.partition("::")[0] for f in evidence.files.values() for p in f.fingerprints.values() for key in p
+    }
     broken = sorted(recorded_files & unparsed)
     current = fingerprints(root, tagged)
     current_id = code_id(current)
@@ -190,31 +209,60 @@ def assess(report: BugReport, tagged: Iterable[TaggedScope], evidence: BugEviden
                     old_scheme.add(file.scheme)
                 elif not is_current:
                     recorded = file.fingerprints.get(result.code, {})
-                    moved = _changed(relevant_scopes(result.scopes, recorded, current, lines.import_time), recorded, current)
+                    moved = _changed(
+                        relevant_scopes(result.scopes, recorded, current, lines.import_time), recorded, current
+                    )
                     is_current = not moved
                     changed |= moved
-                results.append(LinkedResult(test_id, file.environment.label, result.outcome, is_current, result.source, result.executed))
+                results.append(
+                    LinkedResult(
+                        test_id, file.environment.label, result.outcome, is_current, result.source, result.executed
+                    )
+                )
         state, detail = _state(results, old_scheme, changed)
         if state in (ItemStatus.OPEN, ItemStatus.STALE):
             pinned = item_scopes(results, lines.import_time)
-            state, detail = _signed_off(item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id, pinned)
+            state, detail = _signed_off(
+                item.id, item.manual, evidence, current, current_id, (state, detail), report.bug_id, pinned
+            )
         if broken and state is ItemStatus.STALE:
             files = ", ".join(code_span(path) for path in broken)
-            state, detail = ItemStatus.UNKNOWN, f"unknown: {files} does not parse (T001); its state comes back when it does"
+            state, detail = (
+                ItemStatus.UNKNOWN,
+                f"unknown: {files} does not parse (T001); its state comes back when it does",
+            )
         verified_in = tuple(sorted({r.environment for r in results if r.current and r.outcome is Outcome.PASSED}))
         runs = lines.runs(results)
         all_runs += [r for r in results if r.current and r.outcome is not Outcome.SKIPPED]
         states.append(
-            ItemState(item.id, item.group, item.text, state, MarkdownText(detail),
-                      MarkdownText(_proof_summary(evidence, item.id, current_id)),
-                      tuple(results), verified_in if state is ItemStatus.VERIFIED else (), item.kind, runs)
+            ItemState(
+                item.id,
+                item.group,
+                item.text,
+                state,
+                MarkdownText(detail),
+                MarkdownText(_proof_summary(evidence, item.id, current_id)),
+                tuple(results),
+                verified_in if state is ItemStatus.VERIFIED else (),
+                item.kind,
+                runs,
+            )
         )
-    return BugStatus(report, tagged, evidence, tuple(states), ghosts, changed_lines=lines.total, lines_run=lines.ran(all_runs),
-                     at_import=lines.import_sentences(evidence))
+    return BugStatus(
+        report,
+        tagged,
+        evidence,
+        tuple(states),
+        ghosts,
+        changed_lines=lines.total,
+        lines_run=lines.ran(all_runs),
+        at_import=lines.import_sentences(evidence),
+    )
 
 
-def relevant_scopes(scopes: frozenset[str] | None, recorded: Mapping[str, str], current: Mapping[str, str],
-                    import_time: frozenset[str]) -> set[str]:
+def relevant_scopes(
+    scopes: frozenset[str] | None, recorded: Mapping[str, str], current: Mapping[str, str], import_time: frozenset[str]
+) -> set[str]:
     """The scopes whose change makes a result stale: those its test ran and those that run at
     import; every scope of the bug where the test's execution was not recorded."""
     everything = set(recorded) | set(current)
@@ -304,7 +352,7 @@ class ChangedLines:
         return tuple(runs)
 
     def import_sentences(self, evidence: BugEvidence) -> tuple[MarkdownText, ...]:
-        """"`<module>` in `ocr/models/numerics.py`: 1 changed line, seen to run at import on cpython 3.11 / linux"."""
+        """ "`<module>` in `ocr/models/numerics.py`: 1 changed line, seen to run at import on cpython 3.11 / linux"."""
         sentences = []
         for t in self.tagged:
             key = scope_key(t)
@@ -312,15 +360,23 @@ class ChangedLines:
                 continue
             numbers = self.import_changed.get(key, frozenset())
             seen = sorted(f.environment.label for f in evidence.environments if key in f.imported)
-            ran = set().union(*(lines_within(f.imported[key], numbers) for f in evidence.environments if key in f.imported))
+            ran = set().union(
+                *(lines_within(f.imported[key], numbers) for f in evidence.environments if key in f.imported)
+            )
             name = f"{code_span(t.scope.qualname)} in {code_span(t.path)}"
             count = f"{len(numbers)} changed line{'s' if len(numbers) != 1 else ''}"
             if seen:
                 where = "; ".join(md_inline(label) for label in seen)
-                sentences.append(MarkdownText(f"{name}: {count}, {len(ran & numbers)} seen to run at import (on {where})"))
+                sentences.append(
+                    MarkdownText(f"{name}: {count}, {len(ran & numbers)} seen to run at import (on {where})")
+                )
             else:
-                sentences.append(MarkdownText(
-                    f"{name}: {count}, run at import: not observed (the module was imported before the tests started)"))
+                sentences.append(
+                    MarkdownText(
+                        f"{name}: {count}, run at import: not observed (the module was imported before the tests "
+                        f"started)"
+                    )
+                )
         return tuple(sentences)
 
 
@@ -352,7 +408,7 @@ def _state(results: list[LinkedResult], old_scheme: set[int], changed: set[str])
 
 
 def _where(results: list[LinkedResult]) -> str:
-    """"`test_a` in `tests/x.py` on cpython 3.11 / linux; `test_b` in `tests/x.py` on cpython 3.12 / linux"."""
+    """ "`test_a` in `tests/x.py` on cpython 3.11 / linux; `test_b` in `tests/x.py` on cpython 3.12 / linux"."""
     by_environment: dict[str, list[str]] = {}
     imported: set[str] = set()
     for result in results:
@@ -360,13 +416,20 @@ def _where(results: list[LinkedResult]) -> str:
         if result.source == "junit":
             imported.add(result.environment)
     return "; ".join(
-        f"{short_tests(tests)} on {md_inline(env)}" + (" (from JUnit)" if env in imported else "") for env, tests in sorted(by_environment.items())
+        f"{short_tests(tests)} on {md_inline(env)}" + (" (from JUnit)" if env in imported else "")
+        for env, tests in sorted(by_environment.items())
     )
 
 
 def _signed_off(
-    item_id: str, manual: ManualSignOff | None, evidence: BugEvidence, current: Mapping[str, str], current_id: str,
-    tested: tuple[ItemStatus, str], bug_id: str, pinned: frozenset[str] | None = None,
+    item_id: str,
+    manual: ManualSignOff | None,
+    evidence: BugEvidence,
+    current: Mapping[str, str],
+    current_id: str,
+    tested: tuple[ItemStatus, str],
+    bug_id: str,
+    pinned: frozenset[str] | None = None,
 ) -> tuple[ItemStatus, str]:
     """A sign-off on the current code makes an open or stale item manual; one on older code makes
     an open item stale. The current code is that of the scopes the item's tests ran (`pinned`),
@@ -384,9 +447,12 @@ def _signed_off(
             f"signed off by {md_inline(sign_off.by)} on code that has since changed: {changed}; "
             f"sign off again with {code_span(signoff_command(bug_id, item_id, sign_off.by, sign_off.reason))}"
         )
-    if manual is not None and tested[0] is ItemStatus.OPEN:  # in the report alone: it counts, and check asks to pin it (W504)
+    if (
+        manual is not None and tested[0] is ItemStatus.OPEN
+    ):  # in the report alone: it counts, and check asks to pin it (W504)
         return ItemStatus.MANUAL, (
-            f"signed off by {md_inline(manual.by)}: {md_inline(manual.reason)} (not pinned to the code yet: the next test run pins it)"
+            f"signed off by {md_inline(manual.by)}: {md_inline(manual.reason)} (not pinned to the code yet: the "
+            f"next test run pins it)"
         )
     return tested
 
@@ -397,7 +463,7 @@ def signoff_command(bug_id: str, item_id: str, by: str, reason: str) -> str:
 
 
 def _proof_summary(evidence: BugEvidence, item_id: str, current_id: str) -> str:
-    """"fails before the fix, passes after: `test_a`; passes before too: `test_b` (on cpython 3.11 / linux)"."""
+    """ "fails before the fix, passes after: `test_a`; passes before too: `test_b` (on cpython 3.11 / linux)"."""
     parts = []
     for file in evidence.environments:
         verdicts = file.proof.items.get(item_id, {}) if file.proof else {}
@@ -422,6 +488,7 @@ def short_tests(test_ids: list[str]) -> str:
         base = name.split("[", 1)[0]
         counts[base] = counts.get(base, 0) + 1
     return "; ".join(
-        ", ".join(code_span(name) + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items()) + f" in {code_span(path)}"
+        ", ".join(code_span(name) + (f" ({n} cases)" if n > 1 else "") for name, n in counts.items())
+        + f" in {code_span(path)}"
         for path, counts in by_file.items()
     )

@@ -26,11 +26,11 @@ from typing import Any, TypeVar
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from tracer.problems import Problem
-from tracer.sourcetext import split_lines
 from tracer.outline import Unparsable
 from tracer.outline import parse as python_parse
 from tracer.prefilter import Prefilter
+from tracer.problems import Problem
+from tracer.sourcetext import split_lines
 from tracer.tags import Change, FileScan, MalformedTag, Scope, TaggedScope, docstring_text, ids_in, match_tag
 
 Node = cst.CSTNode
@@ -103,7 +103,9 @@ class _Walk(CodegenState):
         if type(node) in _RECORDED:
             self.ranges[node] = (start, self.last_code_line)
 
-    def record_syntactic_position(self, node: Node, *, start_node: Node | None = None, end_node: Node | None = None) -> Any:
+    def record_syntactic_position(
+        self, node: Node, *, start_node: Node | None = None, end_node: Node | None = None
+    ) -> Any:
         return _NO_POSITION  # positions come from before/after_codegen; a no-op is far cheaper
 
 
@@ -273,7 +275,12 @@ def _scope(module: cst.Module, node: Node, chain: Chain, ranges: dict[Node, tupl
     if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
         return Scope("<module>", "module", 1, line_count, "")
     kind = "class" if isinstance(node, cst.ClassDef) else "function"
-    if kind == "function" and len(chain) >= 2 and isinstance(chain[-1], cst.IndentedBlock) and isinstance(chain[-2], cst.ClassDef):
+    if (
+        kind == "function"
+        and len(chain) >= 2
+        and isinstance(chain[-1], cst.IndentedBlock)
+        and isinstance(chain[-2], cst.ClassDef)
+    ):
         kind = "method"
     return Scope(_qualname(node, chain), kind, _start(node, ranges), ranges[node][1], _signature(module, node))
 
@@ -344,7 +351,12 @@ def _annotated(field: str, container: Node, chain: Chain, ranges: dict[Node, tup
             return ranges[_last_of_run(container, parent)][1]
     if field == "lines_after_decorators":  # between the last decorator and `def`: the def's header
         return _header_end(container, ranges)
-    if field == "header" and isinstance(container, cst.Module) and container.body and not container.body[0].leading_lines:
+    if (
+        field == "header"
+        and isinstance(container, cst.Module)
+        and container.body
+        and not container.body[0].leading_lines
+    ):
         # libcst keeps the comments that open a file in the module's header, even when the
         # first statement follows directly.
         return ranges[_last_of_run(container.body[0], container)][1]

@@ -62,7 +62,9 @@ class FileScan:
 # The ID pattern
 
 
-def compile_id_pattern(pattern: str, key: str = "id_pattern", path: str | Path | None = None, line: int | None = None) -> re.Pattern[str]:
+def compile_id_pattern(
+    pattern: str, key: str = "id_pattern", path: str | Path | None = None, line: int | None = None
+) -> re.Pattern[str]:
     """The configured ID pattern, compiled once and used on its own: tags are matched by a loop
     around `match` (see `match_tag`), never by pasting the pattern into a larger regex, so its
     groups, named groups, backreferences, inline flags (`(?i)`), `#` and spaces mean what they

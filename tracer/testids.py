@@ -29,7 +29,9 @@ class ProjectTests:
     root: Path
     test_roots: tuple[str, ...] | None = None  # None: anywhere in the project
     limit: int = 16_000_000  # bytes of one test file read to find its tests (max_evidence_bytes)
-    cache: ContentCache = field(default_factory=lambda: ContentCache(None))  # a file's tests by its bytes: a warm check parses none
+    cache: ContentCache = field(
+        default_factory=lambda: ContentCache(None)
+    )  # a file's tests by its bytes: a warm check parses none
     _defined: dict[str, frozenset[tuple[str, ...]] | str] = field(default_factory=dict, repr=False)
 
     def problem(self, test_id: str) -> str | None:

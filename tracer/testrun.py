@@ -45,7 +45,9 @@ def prove_target(config: Config, report: BugReport, base: str | None, allow_miss
     revision = base or report.pre_fix_revision
     line = report.line_of("pre_fix_revision") if base is None else None
     if not revision:
-        raise TracerError(f"{report.bug_id} names no pre_fix_revision; give --base REV", report.path, report.line_of("bug_id"))
+        raise TracerError(
+            f"{report.bug_id} names no pre_fix_revision; give --base REV", report.path, report.line_of("bug_id")
+        )
     try:
         commit = resolve_revision(config.root, revision)
     except GitError as error:
@@ -56,12 +58,15 @@ def prove_target(config: Config, report: BugReport, base: str | None, allow_miss
         ancestor = is_ancestor(config.root, commit)
         subject = git(config.root, "log", "-1", "--format=%s", commit).strip()
     except GitError as error:
-        raise TracerError(f"cannot tell whether {revision} is in the history of HEAD: {error}", report.path, line) from None
+        raise TracerError(
+            f"cannot tell whether {revision} is in the history of HEAD: {error}", report.path, line
+        ) from None
     if base is None and not ancestor:
         raise TracerError(
             f"pre_fix_revision {revision} is not an ancestor of HEAD: tracer prove runs only code from the history of "
             f"the commit checked out; nothing was run (give --base {revision} to run that commit's code anyway)",
-            report.path, line,
+            report.path,
+            line,
         )
     return Target(revision, commit, base is not None, subject)
 
@@ -85,8 +90,15 @@ class TestRun:
         return "\n".join(self.output.strip().splitlines()[-lines:])
 
 
-def run_linked_tests(workspace: Workspace, place: Path, bug_id: str, test_files: Sequence[str], isolation: Isolation,
-                     record: bool = False, timeout: float | None = None) -> TestRun:
+def run_linked_tests(
+    workspace: Workspace,
+    place: Path,
+    bug_id: str,
+    test_files: Sequence[str],
+    isolation: Isolation,
+    record: bool = False,
+    timeout: float | None = None,
+) -> TestRun:
     """Run only the tests linked to `bug_id` in `test_files` under `place`, importing the project
     from `isolation.tree`. With `record`, the plugin writes the run's evidence as any run would."""
     import time
@@ -95,8 +107,19 @@ def run_linked_tests(workspace: Workspace, place: Path, bug_id: str, test_files:
     report = scratch / "report.json"
     options = [] if record else ["--tracer-no-evidence"]
     command = [  # -P: the tree's folders go on sys.path only through tracer.provesite, after tracer itself is loaded
-        sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", SITE_PLUGIN,
-        "--continue-on-collection-errors", *options, f"--tracer-select={bug_id}", f"--tracer-report={report}",
+        sys.executable,
+        "-P",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        SITE_PLUGIN,
+        "--continue-on-collection-errors",
+        *options,
+        f"--tracer-select={bug_id}",
+        f"--tracer-report={report}",
         *test_files,
     ]
     env = {**os.environ, SITE_VARIABLE: isolation.settings(scratch)}
@@ -115,9 +138,14 @@ def run_linked_tests(workspace: Workspace, place: Path, bug_id: str, test_files:
         for test, entry in tests.items()
     }
     return TestRun(
-        {test: entry["outcome"] for test, entry in tests.items()}, links,
-        Environment.of(data.get("environment", {})), done.exit_code, done.output,
-        read_imports(scratch), done.timed_out, seconds,
+        {test: entry["outcome"] for test, entry in tests.items()},
+        links,
+        Environment.of(data.get("environment", {})),
+        done.exit_code,
+        done.output,
+        read_imports(scratch),
+        done.timed_out,
+        seconds,
     )
 
 

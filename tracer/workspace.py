@@ -53,8 +53,15 @@ class Processes:
             if self.stopped:
                 return Finished(-signal.SIGTERM, "stopped", False)
             process = subprocess.Popen(
-                command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True,
+                command,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
             )
             self.running.add(process)
             (self.folder / CHILDREN).mkdir(exist_ok=True)
@@ -148,7 +155,11 @@ def registered_worktrees(repository: Path) -> list[Path]:
         listing = git_bytes(repository, "worktree", "list", "--porcelain", "-z")
     except GitError:
         return []
-    return [Path(os.fsdecode(entry[len(b"worktree "):])) for entry in listing.split(b"\0") if entry.startswith(b"worktree ")]
+    return [
+        Path(os.fsdecode(entry[len(b"worktree ") :]))
+        for entry in listing.split(b"\0")
+        if entry.startswith(b"worktree ")
+    ]
 
 
 def remove_leftovers(repository: Path) -> list[Path]:
@@ -197,7 +208,7 @@ def _abandoned(folder: Path) -> bool:
         return False
     lock_path = folder / OWNER_LOCK
     if not lock_path.is_file():
-        pid = folder.name[len(PREFIX):].partition("-")[0]
+        pid = folder.name[len(PREFIX) :].partition("-")[0]
         return pid.isdigit() and not _alive(int(pid))
     lock = FileLock(lock_path, timeout=0)
     try:
@@ -274,4 +285,3 @@ def _cleanup_on_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-

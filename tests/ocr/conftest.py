@@ -124,4 +124,3 @@ def bfloat16_run(shared_folder: Path) -> TrainResult:
 def float16_run(shared_folder: Path) -> HalfPrecisionRun:
     """200 steps of CPU float16 autocast, batch 2: float16 convolutions are slow on the CPU."""
     return once_per_session(shared_folder, "float16_run", one_thread(lambda: train_float16_on_cpu(200, 2)))
-

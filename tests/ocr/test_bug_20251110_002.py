@@ -24,8 +24,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import ocr.models.head.db_head as db_head
 from ocr.models.dbnet import DBNet
+from ocr.models.head import db_head
 from ocr.models.head.db_head import DBHead
 from ocr.models.loss.dice_loss import DiceLoss
 from ocr.train import TrainConfig, train
@@ -258,7 +258,10 @@ class MapPassCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         tensors = [t for t in (*args, *(kwargs or {}).values(), out) if isinstance(t, torch.Tensor)]
-        if any(t.numel() >= self.map_numel for t in tensors) and func.overloadpacket.__name__ not in ("detach", "expand"):
+        if any(t.numel() >= self.map_numel for t in tensors) and func.overloadpacket.__name__ not in (
+            "detach",
+            "expand",
+        ):
             self.passes[func.overloadpacket.__name__] += 1
         return out
 
@@ -308,7 +311,10 @@ class HostSyncCounter(TorchDispatchMode):
             monkeypatch.setattr(torch.Tensor, name, counted)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket.__name__ == "_local_scalar_dense" and args[0].untyped_storage().data_ptr() not in self.host_side:
+        if (
+            func.overloadpacket.__name__ == "_local_scalar_dense"
+            and args[0].untyped_storage().data_ptr() not in self.host_side
+        ):
             self.reads.append(func.overloadpacket.__name__)
         return func(*args, **(kwargs or {}))
 
@@ -412,17 +418,26 @@ def scopes_of(path: Path) -> list[Scope]:
     relative = path.relative_to(ROOT).as_posix()
     found: list[Scope] = []
 
-    def visit(node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, name: str, outer_tag: bool) -> set[int]:
+    def visit(
+        node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, name: str, outer_tag: bool
+    ) -> set[int]:
         """Record `node` and its nested scopes; return the lines they cover."""
         docstring_tag = BUG in (ast.get_docstring(node) or "")
         nested_lines: set[int] = set()
         for child in _direct_scopes(node):
             nested_lines |= visit(child, f"{name}.{child.name}" if name else child.name, outer_tag or docstring_tag)
-        first, last = (1, len(source.splitlines())) if isinstance(node, ast.Module) else (node.lineno, node.end_lineno or node.lineno)
+        first, last = (
+            (1, len(source.splitlines()))
+            if isinstance(node, ast.Module)
+            else (node.lineno, node.end_lineno or node.lineno)
+        )
         own = {n for n in comment_lines if first <= n <= last} - nested_lines
         uses: frozenset[str] = frozenset()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            uses = frozenset({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)})
+            uses = frozenset(
+                {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                | {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+            )
         found.append(Scope(relative, name or "<module>", first, bool(own), docstring_tag, outer_tag, uses))
         return set(range(first, last + 1))
 
@@ -478,7 +493,9 @@ def test_indexed_with_bug_id():
     entry_points = {
         scope.name
         for scope in scopes
-        if "." not in scope.name and scope.name != "<module>" and not scope.name.startswith("_")
+        if "." not in scope.name
+        and scope.name != "<module>"
+        and not scope.name.startswith("_")
         and (scope.docstring_tag or scope.enclosing_docstring_tag)
     }
     untagged = [
@@ -541,7 +558,9 @@ def test_error_messages_from_the_training_step(monkeypatch):
     with pytest.raises(ValueError) as outside_training:
         model(batch["image"])
     assert str(raised.value) == str(outside_training.value)
-    assert str(raised.value).startswith("DBHead.forward: NaN or Inf values in thresh map (thresh map: shape (2, 1, 64, 64)")
+    assert str(raised.value).startswith(
+        "DBHead.forward: NaN or Inf values in thresh map (thresh map: shape (2, 1, 64, 64)"
+    )
     assert "8192 NaN" in str(raised.value)
     assert optimizer.state == {}  # raised before the optimizer moved a weight
 
@@ -562,7 +581,10 @@ def test_a_step_the_loss_scaler_skips_is_told_apart_from_a_nan_of_the_model():
     values, norm = check_step_finite(1, terms, model, scaler=torch.amp.GradScaler("cpu", init_scale=2.0**16))
     assert values == {"loss": 0.5} and norm == math.inf
 
-    with pytest.raises(NonFiniteError, match=r"^step 1: gradient of 'weight' is not finite \(0 NaN and 1 Inf of 2 values, at loss scale 1\)$"):
+    with pytest.raises(
+        NonFiniteError,
+        match=r"^step 1: gradient of 'weight' is not finite \(0 NaN and 1 Inf of 2 values, at loss scale 1\)$",
+    ):
         check_step_finite(1, terms, model, scaler=torch.amp.GradScaler("cpu", init_scale=1.0))
 
 
@@ -593,4 +615,9 @@ def test_math_correctness(dtype):
     s.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     b = s.detach().double()
-    torch.testing.assert_close(x.grad.double(), K * b * (1 - b), atol=0.05 if dtype == torch.float16 else 1e-7, rtol=0.02 if dtype == torch.float16 else 1e-7)
+    torch.testing.assert_close(
+        x.grad.double(),
+        K * b * (1 - b),
+        atol=0.05 if dtype == torch.float16 else 1e-7,
+        rtol=0.02 if dtype == torch.float16 else 1e-7,
+    )

@@ -48,7 +48,7 @@ def test_dbnet_train_outputs_have_input_resolution_and_are_finite(batch, height,
         assert value.shape == (batch, 1, height, width), name
         assert torch.isfinite(value).all(), name
     for name in ("prob_maps", "thresh_map", "binary_map"):
-        assert 0 <= outputs[name].min() and outputs[name].max() <= 1, name
+        assert outputs[name].min() >= 0 and outputs[name].max() <= 1, name
 
 
 def test_dbnet_inference_returns_only_prob_maps():
@@ -148,7 +148,10 @@ def test_step_function_is_finite_for_any_finite_input(dtype):
 
 def test_finite_checks_run_at_once_outside_training_and_later_inside():
     bad = torch.tensor([1.0, float("nan")])
-    with pytest.raises(ValueError, match=r"^where: NaN or Inf values in bad \(bad: shape \(2,\), dtype float32, device cpu, 1 NaN, 0 Inf"):
+    with pytest.raises(
+        ValueError,
+        match=r"^where: NaN or Inf values in bad \(bad: shape \(2,\), dtype float32, device cpu, 1 NaN, 0 Inf",
+    ):
         check_finite("where", {"good": torch.ones(3), "bad": bad, "empty": torch.ones(0)})
     with deferred_checks() as checks:
         check_finite("where", {"good": torch.ones(3), "bad": bad})  # queued: nothing raised yet

@@ -24,7 +24,12 @@ from ocr.train import (
 
 
 def terms(loss: float = 1.0) -> dict[str, torch.Tensor]:
-    return {"loss_prob": torch.tensor(0.5), "loss_thresh": torch.tensor(0.2), "loss_binary": torch.tensor(loss), "loss": torch.tensor(loss)}
+    return {
+        "loss_prob": torch.tensor(0.5),
+        "loss_thresh": torch.tensor(0.2),
+        "loss_binary": torch.tensor(loss),
+        "loss": torch.tensor(loss),
+    }
 
 
 def model_with_gradients() -> DBNet:
@@ -46,7 +51,9 @@ def test_a_nan_gradient_names_the_step_and_the_parameter():
     model.head.binarize[0].weight.grad[0, 0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteError) as raised:
         check_step_finite(122, terms(), model)
-    assert str(raised.value).startswith("step 122: gradient of 'head.binarize.0.weight' is not finite (1 NaN and 0 Inf of")
+    assert str(raised.value).startswith(
+        "step 122: gradient of 'head.binarize.0.weight' is not finite (1 NaN and 0 Inf of"
+    )
     assert raised.value.step == 122
 
 
@@ -85,7 +92,9 @@ def test_a_skipped_step_of_the_loss_scaler_is_not_an_error():
 def test_non_finite_gradients_at_loss_scale_1_are_a_real_nan():
     model = model_with_gradients()
     model.head.binarize[0].weight.grad[0, 0, 0, 0] = float("nan")
-    with pytest.raises(NonFiniteError, match=r"^step 9: gradient of 'head.binarize.0.weight' .*1 NaN.*at loss scale 1\)$"):
+    with pytest.raises(
+        NonFiniteError, match=r"^step 9: gradient of 'head.binarize.0.weight' .*1 NaN.*at loss scale 1\)$"
+    ):
         check_step_finite(9, terms(), model, scaler=torch.amp.GradScaler("cpu", init_scale=1.0))
 
 
@@ -160,7 +169,9 @@ def test_training_stops_at_the_first_bad_step(monkeypatch):
 
 
 def test_the_command_prints_loss_gradient_norm_and_hmean(capsys):
-    assert main(["--steps", "4", "--batch-size", "2", "--log-every", "2", "--eval-samples", "4", "--device", "cpu"]) == 0
+    assert (
+        main(["--steps", "4", "--batch-size", "2", "--log-every", "2", "--eval-samples", "4", "--device", "cpu"]) == 0
+    )
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("step     2/4  loss ") and "grad_norm" in out[0]
     assert out[-1].startswith("hmean ") and "precision" in out[-1] and "recall" in out[-1]

@@ -9,7 +9,7 @@ from tests.tracer.conftest import BUG, report_text
 
 PRE_FIX = {
     "pyproject.toml": '[project]\nname = "demo"\n\n[tool.tracer]\nsource_roots = ["src"]\n',
-    "src/demo/step.py": '''
+    "src/demo/step.py": """
         import math
 
 
@@ -22,7 +22,7 @@ PRE_FIX = {
 
         def untouched():
             return 0
-        ''',
+        """,
 }
 
 FIXED = {

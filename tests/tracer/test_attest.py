@@ -41,8 +41,11 @@ def make_key(folder: Path, name: str, passphrase: str = "") -> Path:
     if shutil.which("ssh-keygen") is None:
         pytest.skip("needs OpenSSH's ssh-keygen")
     key = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", str(key)],
-                   check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", str(key)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
     return key
 
 
@@ -51,7 +54,9 @@ def public(key: Path) -> str:
 
 
 def fingerprint(key: Path) -> str:
-    return subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(key)], capture_output=True, text=True).stdout.split()[1]
+    return subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(key)], capture_output=True, text=True
+    ).stdout.split()[1]
 
 
 @pytest.fixture
@@ -104,7 +109,9 @@ def check(capsys, *args: str) -> tuple[int, list[str], str]:
 
 
 def signature_findings(lines: list[str]) -> list[str]:
-    return [line for line in lines if any(f" {code} " in line for code in ("C303", "C304", "C305", "C306", "C307", "C308"))]
+    return [
+        line for line in lines if any(f" {code} " in line for code in ("C303", "C304", "C305", "C306", "C307", "C308"))
+    ]
 
 
 def test_evidence_signed_by_each_runner_passes_the_gate(runners, keys, capsys):
@@ -114,7 +121,8 @@ def test_evidence_signed_by_each_runner_passes_the_gate(runners, keys, capsys):
     assert (code, lines) == (0, []), lines
     assert err.strip() == "tracer check: 0 errors, 0 warnings"
     assert sorted(p.name for p in (runners / FOLDER).iterdir()) == sorted(
-        f"{stem}{suffix}" for stem in (CPU.file_stem, GPU.file_stem, "signoffs")
+        f"{stem}{suffix}"
+        for stem in (CPU.file_stem, GPU.file_stem, "signoffs")
         for suffix in (".json", ".intoto.json", ".intoto.json.sig")
     )
 
@@ -179,8 +187,12 @@ def test_a_damaged_signature_fails_naming_the_file(runners, keys, capsys, damage
         signature.write_text("")
     elif damage == "another namespace":
         statement = runners / FOLDER / f"{GPU.file_stem}.intoto.json"
-        made = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", str(keys["gpu"])], input=statement.read_bytes(),
-                              capture_output=True, check=True)
+        made = subprocess.run(
+            ["ssh-keygen", "-Y", "sign", "-n", "git", "-f", str(keys["gpu"])],
+            input=statement.read_bytes(),
+            capture_output=True,
+            check=True,
+        )
         signature.write_bytes(made.stdout)
     else:  # a good signature of other bytes
         other = runners / FOLDER / f"{GPU.file_stem}.intoto.json"
@@ -188,7 +200,9 @@ def test_a_damaged_signature_fails_naming_the_file(runners, keys, capsys, damage
     code, lines, _ = check(capsys)
     assert code == 1
     found = signature_findings(lines)
-    assert len(found) == 1 and found[0].startswith(f"{GPU_FILE}:1: C304 evidence of cpython 3.11 / linux / device cuda NVIDIA H200: bad signature: ")
+    assert len(found) == 1 and found[0].startswith(
+        f"{GPU_FILE}:1: C304 evidence of cpython 3.11 / linux / device cuda NVIDIA H200: bad signature: "
+    )
     reason = found[0].split("bad signature: ", 1)[1]
     assert {
         "truncated": "the signature is truncated",
@@ -259,7 +273,9 @@ def test_exit_codes(runners, keys, capsys, monkeypatch, tmp_path_factory):
     assert attest(capsys, "--key", str(keys["cpu"]), CPU_FILE)[0] == 2
 
 
-def test_a_key_with_a_passphrase_and_no_agent_is_an_error_never_a_prompt(runners, tmp_path_factory, capsys, monkeypatch):
+def test_a_key_with_a_passphrase_and_no_agent_is_an_error_never_a_prompt(
+    runners, tmp_path_factory, capsys, monkeypatch
+):
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     key = make_key(tmp_path_factory.mktemp("locked"), "locked", passphrase="secret words")
     code, _, err = attest(capsys, "--key", str(key), CPU_FILE)
@@ -280,8 +296,15 @@ def test_a_key_with_a_passphrase_held_by_ssh_agent_signs(runners, tmp_path_facto
     agent = subprocess.run(["ssh-agent", "-s", "-a", str(socket)], capture_output=True, text=True, check=True).stdout
     pid = int(agent.split("SSH_AGENT_PID=", 1)[1].split(";", 1)[0])
     try:
-        environment = {**os.environ, "SSH_AUTH_SOCK": str(socket), "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
-        subprocess.run(["ssh-add", "-q", str(key)], env=environment, check=True, stdin=subprocess.DEVNULL, start_new_session=True)
+        environment = {
+            **os.environ,
+            "SSH_AUTH_SOCK": str(socket),
+            "SSH_ASKPASS": str(askpass),
+            "SSH_ASKPASS_REQUIRE": "force",
+        }
+        subprocess.run(
+            ["ssh-add", "-q", str(key)], env=environment, check=True, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         monkeypatch.setenv("SSH_AUTH_SOCK", str(socket))
         assert attest(capsys, "--key", str(key), CPU_FILE)[0] == 0
     finally:
@@ -300,7 +323,9 @@ def test_re_attesting_unchanged_evidence_writes_nothing(runners, keys, capsys):
     record(runners, CPU, Outcome.FAILED)
     code, out, _ = attest(capsys, "--key", str(keys["cpu"]), CPU_FILE)
     assert code == 0 and out.startswith(f"signed {CPU_FILE} with key SHA256:")
-    assert (runners / FOLDER / f"{CPU.file_stem}.intoto.json").read_bytes() != before[runners / FOLDER / f"{CPU.file_stem}.intoto.json"][0]
+    assert (runners / FOLDER / f"{CPU.file_stem}.intoto.json").read_bytes() != before[
+        runners / FOLDER / f"{CPU.file_stem}.intoto.json"
+    ][0]
 
 
 def test_without_files_attest_signs_what_needs_it_and_keeps_another_signers_signature(runners, keys, capsys):
@@ -325,8 +350,10 @@ def test_allowed_signers_in_pyproject_are_the_default_and_attest_keeps_to_them(r
     assert {line.split()[1] for line in signature_findings(capsys.readouterr().out.splitlines())} == {"C303"}
     code, out, err = attest(capsys, "--key", str(keys["cpu"]))
     assert code == 1
-    assert err == (f"tracer: {GPU_FILE}: not signed: key {fingerprint(keys['cpu'])} is not trusted for this environment "
-                   "in allowed_signers\n")
+    assert err == (
+        f"tracer: {GPU_FILE}: not signed: key {fingerprint(keys['cpu'])} is not trusted for this environment "
+        "in allowed_signers\n"
+    )
     assert [line.split()[1] for line in out.splitlines()] == [CPU_FILE, SIGNOFFS_FILE]
     assert attest(capsys, "--key", str(keys["gpu"]))[0] == 0
     assert main(["render", "--all"]) == 0
@@ -351,8 +378,10 @@ def test_the_document_says_who_signed_each_environment(runners, keys, capsys):
     ) in text
     (runners / CPU_FILE).write_text((runners / CPU_FILE).read_text().replace("passed", "failed"))
     assert main(["render", BUG, "-o", "-"]) == 0
-    assert ("- cpython 3.11 / linux / device cpu: statement does not match: the file changed after it was signed"
-            in capsys.readouterr().out)
+    assert (
+        "- cpython 3.11 / linux / device cpu: statement does not match: the file changed after it was signed"
+        in capsys.readouterr().out
+    )
 
 
 def test_check_json_and_evidence_verify_carry_who_signed(runners, keys, capsys):
@@ -363,16 +392,24 @@ def test_check_json_and_evidence_verify_carry_who_signed(runners, keys, capsys):
     findings = json.loads("\n".join(lines))
     item = next(f for f in findings if f["code"] == "C301")["item"]
     assert {r["environment"]: r["signature"].get("by") for r in item["results"]} == {
-        "cpython 3.11 / linux / device cpu": "cpu-runner", "cpython 3.11 / linux / device cuda NVIDIA H200": None,
+        "cpython 3.11 / linux / device cpu": "cpu-runner",
+        "cpython 3.11 / linux / device cuda NVIDIA H200": None,
     }
     assert next(f for f in findings if f["code"] == "C305")["signature"] == {
-        "path": GPU_FILE, "environment": "cpython 3.11 / linux / device cuda NVIDIA H200", "state": "unknown key",
-        "key": fingerprint(keys["stranger"]), "reason": f"signed with key {fingerprint(keys['stranger'])}, which is not in allowed_signers",
+        "path": GPU_FILE,
+        "environment": "cpython 3.11 / linux / device cuda NVIDIA H200",
+        "state": "unknown key",
+        "key": fingerprint(keys["stranger"]),
+        "reason": f"signed with key {fingerprint(keys['stranger'])}, which is not in allowed_signers",
     }
     capsys.readouterr()
     assert main(["evidence", "verify", "--allowed-signers", "allowed_signers", "--format", "json"]) == 1
     listed = {s["path"]: (s["state"], s.get("by")) for s in json.loads(capsys.readouterr().out)}
-    assert listed == {CPU_FILE: ("verified", "cpu-runner"), GPU_FILE: ("unknown key", None), SIGNOFFS_FILE: ("verified", "cpu-runner")}
+    assert listed == {
+        CPU_FILE: ("verified", "cpu-runner"),
+        GPU_FILE: ("unknown key", None),
+        SIGNOFFS_FILE: ("verified", "cpu-runner"),
+    }
 
 
 def test_plain_ssh_keygen_verifies_what_tracer_signed(runners, keys, capsys):
@@ -380,12 +417,29 @@ def test_plain_ssh_keygen_verifies_what_tracer_signed(runners, keys, capsys):
     sign_as_runners(capsys, keys)
     statement = runners / FOLDER / f"{GPU.file_stem}.intoto.json"
     result = subprocess.run(
-        ["ssh-keygen", "-Y", "verify", "-f", "allowed_signers", "-I", "gpu-runner", "-n", NAMESPACE, "-s", f"{statement}.sig"],
-        input=statement.read_bytes(), capture_output=True, cwd=runners,
+        [
+            "ssh-keygen",
+            "-Y",
+            "verify",
+            "-f",
+            "allowed_signers",
+            "-I",
+            "gpu-runner",
+            "-n",
+            NAMESPACE,
+            "-s",
+            f"{statement}.sig",
+        ],
+        input=statement.read_bytes(),
+        capture_output=True,
+        cwd=runners,
     )
     assert result.returncode == 0, result.stderr
     subject = json.loads(statement.read_text())["subject"][0]
-    assert subject == {"name": GPU_FILE, "digest": {"sha256": hashlib.sha256((runners / GPU_FILE).read_bytes()).hexdigest()}}
+    assert subject == {
+        "name": GPU_FILE,
+        "digest": {"sha256": hashlib.sha256((runners / GPU_FILE).read_bytes()).hexdigest()},
+    }
 
 
 def test_merge_carries_a_files_signature_and_refuses_one_that_does_not_hold(runners, keys, capsys, tmp_path_factory):
@@ -402,11 +456,16 @@ def test_merge_carries_a_files_signature_and_refuses_one_that_does_not_hold(runn
     before = (runners / GPU_FILE).read_bytes()
     capsys.readouterr()
     assert main(["evidence", "merge", str(tampered)]) == 2
-    assert f"{tampered}:1: the file changed after it was signed: its attestation names other bytes" in capsys.readouterr().err
+    assert (
+        f"{tampered}:1: the file changed after it was signed: its attestation names other bytes"
+        in capsys.readouterr().err
+    )
     assert (runners / GPU_FILE).read_bytes() == before
 
 
-def test_merging_an_unsigned_file_removes_the_signature_of_the_file_it_replaces(runners, keys, capsys, tmp_path_factory):
+def test_merging_an_unsigned_file_removes_the_signature_of_the_file_it_replaces(
+    runners, keys, capsys, tmp_path_factory
+):
     sign_as_runners(capsys, keys)
     artifact = tmp_path_factory.mktemp("artifact") / f"{GPU.file_stem}.json"
     shutil.copy(runners / GPU_FILE, artifact)
@@ -495,8 +554,12 @@ def test_a_signed_statement_that_names_other_code_fails(runners, keys, capsys):
         if "tracerFingerprint2" in subject["digest"]:
             subject["digest"]["tracerFingerprint2"] = "0" * 16
     statement.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    signed = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", NAMESPACE, "-f", str(keys["cpu"])], input=statement.read_bytes(),
-                            capture_output=True, check=True)
+    signed = subprocess.run(
+        ["ssh-keygen", "-Y", "sign", "-n", NAMESPACE, "-f", str(keys["cpu"])],
+        input=statement.read_bytes(),
+        capture_output=True,
+        check=True,
+    )
     (runners / FOLDER / f"{CPU.file_stem}.intoto.json.sig").write_bytes(signed.stdout)
     assert signature_findings(check(capsys)[1]) == [
         f"{CPU_FILE}:1: C307 evidence of cpython 3.11 / linux / device cpu: statement does not match: "

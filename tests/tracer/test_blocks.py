@@ -20,7 +20,7 @@ from tracer.sourcetext import split_lines_keepends
 ID = re.compile(r"BUG-\d{8}-\d{3}")
 BUG = "BUG-20250101-001"
 
-OLD = '''\
+OLD = """\
 import math
 
 
@@ -34,7 +34,7 @@ class Head:
 
 def untouched():
     return 0
-'''
+"""
 
 NEW = f'''\
 import math
@@ -95,18 +95,25 @@ def test_putting_back_a_block_gives_the_old_lines_in_the_new_file():
     step = next(t for t in tagged if t.scope.qualname == "Head.step")
     (block,) = change_blocks([step], {"m.py": current}, {("m.py", "Head.step"): pre_fix_from_git(OLD, step, "abc")})
     text = revert(block, current).text
-    assert text == NEW.replace(f"        # {BUG}: a stable sigmoid\n        return 0.5 * (1 + math.tanh(x / 2))\n",
-                               "        return 1 / (1 + math.exp(-x))\n")
+    assert text == NEW.replace(
+        f"        # {BUG}: a stable sigmoid\n        return 0.5 * (1 + math.tanh(x / 2))\n",
+        "        return 1 / (1 + math.exp(-x))\n",
+    )
 
     spare = next(t for t in tagged if t.scope.qualname == "Head.spare")
     (block,) = change_blocks([spare], {"m.py": current}, {("m.py", "Head.spare"): pre_fix_from_git(OLD, spare, "abc")})
     text = revert(block, current).text
-    assert f'    def spare(self):\n        # {BUG}: new in the fix\n        raise NotImplementedError("new in the fix' in text
+    assert (
+        f'    def spare(self):\n        # {BUG}: new in the fix\n        raise NotImplementedError("new in the fix'
+        in text
+    )
     assert "return None" not in text
 
 
 def test_a_change_of_comments_or_docstrings_only_is_no_code_change():
-    assert not changes_code("def f():\n    '''Old.'''\n    return 1\n", "def f():\n    # new\n    '''New.'''\n\n    return 1\n")
+    assert not changes_code(
+        "def f():\n    '''Old.'''\n    return 1\n", "def f():\n    # new\n    '''New.'''\n\n    return 1\n"
+    )
     assert changes_code("def f():\n    return 1\n", "def f():\n    return 2\n")
 
 
@@ -116,7 +123,9 @@ def test_a_pre_fix_form_that_does_not_parse_whole_is_a_finding_with_its_reason()
     (tagged,) = scan_source("m.py", new, ID).scopes
     current = split_lines_keepends(new)
     before = pre_fix_from_git(old, tagged, "abc", current)
-    assert before == PreFix("scope", ("def f(x):\n", "    return x +\n"), "m.py does not parse at abc: `f` matched line by line")
+    assert before == PreFix(
+        "scope", ("def f(x):\n", "    return x +\n"), "m.py does not parse at abc: `f` matched line by line"
+    )
     (block,) = change_blocks([tagged], {"m.py": current}, {("m.py", "f"): before})
     reverted = revert(block, current)
     assert reverted.text is None
@@ -145,26 +154,49 @@ def test_a_committed_diff_that_does_not_fit_the_code_says_where():
 # Import roots and module names
 
 
-@pytest.mark.parametrize(("pyproject", "roots"), [
-    ('[tool.setuptools.packages.find]\nwhere = ["src"]\n', ["src"]),
-    ('[tool.setuptools]\npackage-dir = {"" = "lib"}\n', ["lib"]),
-    ('[tool.setuptools]\npackage-dir = {"demo" = "code/demo"}\n', ["code"]),
-    ('[tool.hatch.build.targets.wheel]\npackages = ["src/demo"]\n', ["src"]),
-    ('[tool.poetry]\npackages = [{include = "demo", from = "lib"}]\n', ["lib"]),
-    ('[tool.pdm.build]\npackage-dir = "lib"\n', ["lib"]),
-    ('[tool.setuptools.packages.find]\nwhere = ["../outside", "/etc", 3]\n', []),  # read as data: only folders inside
-    ("not toml at all [", []),
-])
+@pytest.mark.parametrize(
+    ("pyproject", "roots"),
+    [
+        ('[tool.setuptools.packages.find]\nwhere = ["src"]\n', ["src"]),
+        ('[tool.setuptools]\npackage-dir = {"" = "lib"}\n', ["lib"]),
+        ('[tool.setuptools]\npackage-dir = {"demo" = "code/demo"}\n', ["code"]),
+        ('[tool.hatch.build.targets.wheel]\npackages = ["src/demo"]\n', ["src"]),
+        ('[tool.poetry]\npackages = [{include = "demo", from = "lib"}]\n', ["lib"]),
+        ('[tool.pdm.build]\npackage-dir = "lib"\n', ["lib"]),
+        (
+            '[tool.setuptools.packages.find]\nwhere = ["../outside", "/etc", 3]\n',
+            [],
+        ),  # read as data: only folders inside
+        ("not toml at all [", []),
+    ],
+)
 def test_declared_import_roots_are_read_from_the_packaging_metadata(tmp_path, pyproject, roots):
-    make_files(tmp_path, {"pyproject.toml": pyproject, "src/demo/__init__.py": "", "lib/demo/__init__.py": "", "code/demo/__init__.py": ""})
-    assert [r for r in import_roots(tmp_path, [], []) if r not in ("src", ".")] == [r for r in roots if r not in ("src", ".")]
+    make_files(
+        tmp_path,
+        {
+            "pyproject.toml": pyproject,
+            "src/demo/__init__.py": "",
+            "lib/demo/__init__.py": "",
+            "code/demo/__init__.py": "",
+        },
+    )
+    assert [r for r in import_roots(tmp_path, [], []) if r not in ("src", ".")] == [
+        r for r in roots if r not in ("src", ".")
+    ]
     if "outside" in pyproject:
         assert "../outside" in declared_roots(tmp_path)  # declared, but import_roots keeps it out
 
 
 def test_setup_cfg_roots_and_source_roots_above_their_packages(tmp_path):
-    make_files(tmp_path, {"setup.cfg": "[options]\npackage_dir =\n    =lib\n", "lib/demo/__init__.py": "",
-                          "ocr/__init__.py": "", "ocr/models/__init__.py": ""})
+    make_files(
+        tmp_path,
+        {
+            "setup.cfg": "[options]\npackage_dir =\n    =lib\n",
+            "lib/demo/__init__.py": "",
+            "ocr/__init__.py": "",
+            "ocr/models/__init__.py": "",
+        },
+    )
     assert import_roots(tmp_path, ["ocr/models"], ["ocr/models/head.py"]) == ("lib", ".")
 
 

@@ -35,11 +35,19 @@ def test_a_clean_project_passes_with_open_items_as_warnings(clean, capsys):
 
 
 def test_check_never_writes(clean, capsys):
-    before = {p: p.read_bytes() for p in clean.rglob("*") if p.is_file() and ".git" not in p.parts and ".tracer-cache" not in p.parts}
+    before = {
+        p: p.read_bytes()
+        for p in clean.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".tracer-cache" not in p.parts
+    }
     (clean / "src/demo/step.py").write_text("\n" + (clean / "src/demo/step.py").read_text())
     before[clean / "src/demo/step.py"] = (clean / "src/demo/step.py").read_bytes()
     run_check(capsys)
-    after = {p: p.read_bytes() for p in clean.rglob("*") if p.is_file() and ".git" not in p.parts and ".tracer-cache" not in p.parts}
+    after = {
+        p: p.read_bytes()
+        for p in clean.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".tracer-cache" not in p.parts
+    }
     assert after == before
 
 
@@ -49,7 +57,10 @@ def test_a_moved_function_makes_the_document_stale(clean, capsys):
     code, lines = run_check(capsys, "--diff")
     assert code == 1
     diffs = DOCUMENT.replace(".md", ".diffs.json")
-    assert f"{DOCUMENT}:42: C201 differs from what tracer render writes now; run tracer render {BUG} (and {diffs})" in lines
+    assert (
+        f"{DOCUMENT}:42: C201 differs from what tracer render writes now; run tracer render {BUG} (and {diffs})"
+        in lines
+    )
     assert "-**Lines:** 7-14" in lines and "+**Lines:** 9-16" in lines
 
 
@@ -58,8 +69,14 @@ def test_schema_errors_and_file_name_mismatch(clean, capsys):
     report.write_text(report.read_text().replace("severity: High", "severity: Urgent"))
     code, lines = run_check(capsys)
     assert code == 1 and f"{REPORT}:4: R003 severity: 'Urgent' is not one of Critical, High, Medium, Low" in lines
-    report.write_text(report.read_text().replace("severity: Urgent", "severity: High").replace(f"bug_id: {BUG}", "bug_id: BUG-20250101-002"))
-    assert any("R003 bug_id: BUG-20250101-002 does not agree with the file name" in line for line in run_check(capsys)[1])
+    report.write_text(
+        report.read_text()
+        .replace("severity: Urgent", "severity: High")
+        .replace(f"bug_id: {BUG}", "bug_id: BUG-20250101-002")
+    )
+    assert any(
+        "R003 bug_id: BUG-20250101-002 does not agree with the file name" in line for line in run_check(capsys)[1]
+    )
 
 
 def test_two_reports_with_one_id(clean, capsys):
@@ -68,11 +85,21 @@ def test_two_reports_with_one_id(clean, capsys):
 
 
 def test_a_tag_without_a_report_and_a_malformed_tag(clean, capsys):
-    make_files(clean, {"src/demo/other.py": "def f():\n    # BUG-20250202-001: no report\n    # BUG-2025-9: malformed\n    return 1\n"})
+    make_files(
+        clean,
+        {
+            "src/demo/other.py": "def f():\n    # BUG-20250202-001: no report\n    # BUG-2025-9: malformed\n    return 1\n"
+        },
+    )
     code, lines = run_check(capsys)
     assert code == 1
-    assert "src/demo/other.py:2: C101 BUG-20250202-001 is tagged here but has no bug report in docs/bug_reports/" in lines
-    assert "src/demo/other.py:3: C103 tag does not match the ID pattern BUG-\\d{8}-\\d{3}: # BUG-2025-9: malformed" in lines
+    assert (
+        "src/demo/other.py:2: C101 BUG-20250202-001 is tagged here but has no bug report in docs/bug_reports/" in lines
+    )
+    assert (
+        "src/demo/other.py:3: C103 tag does not match the ID pattern BUG-\\d{8}-\\d{3}: # BUG-2025-9: malformed"
+        in lines
+    )
 
 
 def test_a_fixed_bug_with_no_tag_in_the_code(clean, capsys):
@@ -95,18 +122,26 @@ def test_stale_and_failed_evidence_and_a_verified_status_with_open_items(clean, 
     report.write_text(report.read_text().replace("status: fixed", "status: verified"))
     main(["render", "--all"])
     lines = run_check(capsys)[1]
-    assert any("C301 item 'edge-cases' is stale: verified on code that has since changed: `src/demo/step.py::<module>`" in l for l in lines)
+    assert any(
+        "C301 item 'edge-cases' is stale: verified on code that has since changed: `src/demo/step.py::<module>`" in l
+        for l in lines
+    )
     assert f"{REPORT}:5: C302 status is verified but 1 items are not verified: edge-cases" in lines
 
     evidence["items"]["edge-cases"]["tests/test_x.py::test_edges"]["outcome"] = "failed"
     make_files(clean, {EVIDENCE: json.dumps(evidence)})
     main(["render", "--all"])
-    assert any("C301 item 'edge-cases' is failed: failed: `test_edges` in `tests/test_x.py`" in l for l in run_check(capsys)[1])
+    assert any(
+        "C301 item 'edge-cases' is failed: failed: `test_edges` in `tests/test_x.py`" in l for l in run_check(capsys)[1]
+    )
 
 
 def test_placeholders_and_broken_links_in_reports(clean, capsys):
     report = clean / REPORT
-    report.write_text(report.read_text() + "\nTODO: write this.\n\nSee [the log](logs/run.txt) and [docs](https://example.invalid).\n\n```\nTODO in code is fine\n```\n")
+    report.write_text(
+        report.read_text()
+        + "\nTODO: write this.\n\nSee [the log](logs/run.txt) and [docs](https://example.invalid).\n\n```\nTODO in code is fine\n```\n"
+    )
     main(["render", "--all"])
     lines = run_check(capsys)[1]
     assert f"{REPORT}:34: C401 template placeholder left in the report: TODO" in lines
@@ -124,9 +159,19 @@ def test_json_and_github_formats(clean, capsys):
 
 
 def test_render_all_writes_the_index_newest_first(clean):
-    make_files(clean, {"docs/bug_reports/bug-20250301-001-newer.md": (clean / REPORT).read_text().replace(BUG, "BUG-20250301-001").replace("created: 2025-01-01", "created: 2025-03-01")})
+    make_files(
+        clean,
+        {
+            "docs/bug_reports/bug-20250301-001-newer.md": (clean / REPORT)
+            .read_text()
+            .replace(BUG, "BUG-20250301-001")
+            .replace("created: 2025-01-01", "created: 2025-03-01")
+        },
+    )
     assert main(["render", "--all"]) == 0
-    rows = [line for line in (clean / "docs/bug_reports/index.md").read_text().splitlines() if line.startswith("| [BUG")]
+    rows = [
+        line for line in (clean / "docs/bug_reports/index.md").read_text().splitlines() if line.startswith("| [BUG")
+    ]
     assert [row.split("]")[0] for row in rows] == ["| [BUG-20250301-001", "| [BUG-20250101-001"]
     assert "| High | fixed | 0/2 | 0 | [document](bug-20250101-001-overflow-code-changes.md) |" in rows[1]
 
@@ -135,4 +180,7 @@ def test_a_broken_template_is_a_finding_naming_the_template(clean, capsys):
     make_files(clean, {"templates/index.md.j2": "{% for row in rows %}\n{{ row.nope }}\n{% endfor %}\n"})
     code, lines = run_check(capsys)
     assert code == 1
-    assert "templates/index.md.j2:2: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'" in lines
+    assert (
+        "templates/index.md.j2:2: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'"
+        in lines
+    )

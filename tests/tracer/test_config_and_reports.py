@@ -39,7 +39,9 @@ It overflows.
 
 
 def test_config_is_found_by_walking_up_and_read_from_tool_tracer(files, tmp_path):
-    files({"pyproject.toml": '[tool.tracer]\nsource_roots = ["src"]\nid_pattern = "ISSUE-\\\\d+"\n', "src/pkg/x.py": ""})
+    files(
+        {"pyproject.toml": '[tool.tracer]\nsource_roots = ["src"]\nid_pattern = "ISSUE-\\\\d+"\n', "src/pkg/x.py": ""}
+    )
     config = load_config(tmp_path / "src" / "pkg")
     assert config.root == tmp_path
     assert config.source_roots == ("src",)
@@ -131,7 +133,13 @@ def test_two_reports_with_one_id_is_an_error(files, tmp_path):
 
 
 def test_yaml_is_loaded_safely(files, tmp_path):
-    files({"docs/bug_reports/bug-20250101-001-x.md": REPORT.replace("author: someone", "author: !!python/object/apply:os.system ['true']")})
+    files(
+        {
+            "docs/bug_reports/bug-20250101-001-x.md": REPORT.replace(
+                "author: someone", "author: !!python/object/apply:os.system ['true']"
+            )
+        }
+    )
     (problem,) = load_reports(Config(root=tmp_path)).problems
     assert problem.code == "R002"
 

@@ -60,10 +60,15 @@ def document(capsys) -> str:
 def test_a_pass_on_one_machine_survives_a_skip_on_the_next(machines, monkeypatch, capsys):
     run_on(machines, monkeypatch, "gpu").assert_outcomes(passed=5, skipped=1)
     run_on(machines, monkeypatch, "cpu").assert_outcomes(passed=4, skipped=2)
-    assert (machines.path / evidence_file(machines, "gpu")).is_file() and (machines.path / evidence_file(machines, "cpu")).is_file()
+    assert (machines.path / evidence_file(machines, "gpu")).is_file() and (
+        machines.path / evidence_file(machines, "cpu")
+    ).is_file()
     text = document(capsys)
     python = python_environment()["python"]
-    assert f"(`on-gpu`): **verified**: by `test_on_the_device` in `tests/test_step.py` on cpython {python} / linux / device gpu" in text
+    assert (
+        f"(`on-gpu`): **verified**: by `test_on_the_device` in `tests/test_step.py` on cpython {python} / linux / device gpu"
+        in text
+    )
     assert "fixed: 3 of 3 items verified" in text
 
 
@@ -108,7 +113,9 @@ def test_an_evidence_file_of_the_wrong_shape_is_named_never_a_traceback(machines
 
     assert main(["render", BUG]) == 2
     err = capsys.readouterr().err
-    assert f"{evidence_file(machines, 'cpu')}:1: evidence file is not valid: it breaks schema 2 at items/edge-cases" in err
+    assert (
+        f"{evidence_file(machines, 'cpu')}:1: evidence file is not valid: it breaks schema 2 at items/edge-cases" in err
+    )
 
     assert main(["check"]) == 1
     assert "C301 evidence file is not valid" in capsys.readouterr().out
@@ -131,7 +138,9 @@ def test_a_sign_off_is_pinned_to_the_code_and_goes_stale_when_it_changes(machine
     assert "(`on-gpu`): **manual**: signed off by Ada: ran it on the lab's GPU" in document(capsys)
     source = machines.path / "demo" / "step.py"
     source.write_text(source.read_text().replace("0.0), 1.0)", "0.0), 2.0)"))
-    assert "(`on-gpu`): **stale**: signed off by Ada on code that has since changed: `demo/step.py::step`" in document(capsys)
+    assert "(`on-gpu`): **stale**: signed off by Ada on code that has since changed: `demo/step.py::step`" in document(
+        capsys
+    )
     assert main(["signoff", BUG, "no-such-item", "--by", "Ada", "--reason", "x"]) == 2
 
 
@@ -169,17 +178,25 @@ def test_check_json_carries_each_items_environments(machines, monkeypatch, capsy
     findings = json.loads(capsys.readouterr().out)
     (open_item,) = [f for f in findings if f["code"] == "W501"]
     assert open_item["item"]["id"] == "on-gpu"
-    assert {r["environment"] for r in open_item["item"]["results"]} == {Environment.of({**python_environment(), "device": "cpu"}).label}
+    assert {r["environment"] for r in open_item["item"]["results"]} == {
+        Environment.of({**python_environment(), "device": "cpu"}).label
+    }
 
 
 def test_tests_see_no_lock_file_in_the_work_tree(machines, monkeypatch):
     run_on(machines, monkeypatch, "cpu")
-    leftovers = subprocess.run(["find", ".", "-name", "*.lock", "-not", "-path", "./.tracer-cache/*"], cwd=machines.path,
-                               capture_output=True, text=True).stdout
+    leftovers = subprocess.run(
+        ["find", ".", "-name", "*.lock", "-not", "-path", "./.tracer-cache/*"],
+        cwd=machines.path,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert leftovers == ""
 
 
-def test_merge_takes_only_evidence_of_a_known_bug_its_items_and_an_environment(machines, monkeypatch, capsys, tmp_path_factory):
+def test_merge_takes_only_evidence_of_a_known_bug_its_items_and_an_environment(
+    machines, monkeypatch, capsys, tmp_path_factory
+):
     run_on(machines, monkeypatch, "gpu")
     good = json.loads((machines.path / evidence_file(machines, "gpu")).read_text())
     folder = tmp_path_factory.mktemp("artifact")
@@ -194,7 +211,10 @@ def test_merge_takes_only_evidence_of_a_known_bug_its_items_and_an_environment(m
         (folder / name).write_text(json.dumps(data))
         assert main(["evidence", "merge", str(folder / name)]) == 2
         assert message in capsys.readouterr().err
-    assert sorted(p.relative_to(machines.path) for p in machines.path.rglob("*") if ".tracer-cache" not in p.parts) == before
+    assert (
+        sorted(p.relative_to(machines.path) for p in machines.path.rglob("*") if ".tracer-cache" not in p.parts)
+        == before
+    )
     assert not list(machines.path.parent.rglob("escaped*"))
 
 
@@ -210,7 +230,9 @@ def test_a_rerun_replaces_evidence_of_an_old_fingerprint_scheme(machines, monkey
 def test_a_result_goes_when_its_test_no_longer_links_to_the_item_or_its_file_is_gone(machines, monkeypatch, capsys):
     run_on(machines, monkeypatch, "cpu")
     tests = machines.path / "tests" / "test_step.py"
-    tests.write_text(tests.read_text().replace('@pytest.mark.verifies(BUG, "gradient")', '@pytest.mark.verifies(BUG, "edge-cases")'))
+    tests.write_text(
+        tests.read_text().replace('@pytest.mark.verifies(BUG, "gradient")', '@pytest.mark.verifies(BUG, "edge-cases")')
+    )
     run_on(machines, monkeypatch, "cpu")
     assert "(`gradient`): **open**: no linked test has run" in document(capsys)
     tests.unlink()
@@ -219,7 +241,9 @@ def test_a_result_goes_when_its_test_no_longer_links_to_the_item_or_its_file_is_
 
 def test_last_failed_reruns_keep_the_results_of_the_tests_they_skip(machines, monkeypatch):
     tests = machines.path / "tests" / "test_step.py"
-    tests.write_text(tests.read_text().replace("step(0.5) == 0.5", "step(0.5) == float(os.environ.get('MIDDLE', '0.6'))"))
+    tests.write_text(
+        tests.read_text().replace("step(0.5) == 0.5", "step(0.5) == float(os.environ.get('MIDDLE', '0.6'))")
+    )
     run_on(machines, monkeypatch, "cpu", "-p", "cacheprovider").assert_outcomes(passed=3, failed=1, skipped=2)
     monkeypatch.setenv("MIDDLE", "0.5")
     run_on(machines, monkeypatch, "cpu", "-p", "cacheprovider", "--lf").assert_outcomes(passed=1)
@@ -230,7 +254,11 @@ def test_last_failed_reruns_keep_the_results_of_the_tests_they_skip(machines, mo
 
 def test_a_failure_on_older_code_yields_to_a_pass_of_the_same_test_on_the_current_code(machines, monkeypatch, capsys):
     tests = machines.path / "tests" / "test_step.py"
-    tests.write_text(tests.read_text().replace("step(0.5) == 0.5", "step(0.5) == (0.6 if os.environ.get('DEVICE') == 'old' else 0.5)"))
+    tests.write_text(
+        tests.read_text().replace(
+            "step(0.5) == 0.5", "step(0.5) == (0.6 if os.environ.get('DEVICE') == 'old' else 0.5)"
+        )
+    )
     run_on(machines, monkeypatch, "old")  # a runner that is gone now
     source = machines.path / "demo" / "step.py"
     source.write_text(source.read_text().replace("return min(", "return 1.0 * min("))
@@ -250,7 +278,9 @@ def test_a_sign_off_on_the_current_code_covers_an_item_whose_tests_are_stale(mac
 
 def test_environments_with_dashes_in_their_facts_get_files_of_their_own():
     assert Environment.of({"a": "b-c"}).file_stem != Environment.of({"a-b": "c"}).file_stem
-    assert Environment.of(python_environment()).file_stem == "{implementation}{python}-{platform}".format(**python_environment())
+    assert Environment.of(python_environment()).file_stem == "{implementation}{python}-{platform}".format(
+        **python_environment()
+    )
 
 
 def test_a_reports_sign_off_is_pinned_by_the_next_test_run_never_by_rendering(machines, monkeypatch, capsys):
@@ -260,7 +290,9 @@ def test_a_reports_sign_off_is_pinned_by_the_next_test_run_never_by_rendering(ma
     signoffs = machines.path / "docs" / "bug_reports" / "evidence" / BUG.lower() / "signoffs.json"
     assert main(["render", "--all"]) == 0
     assert not signoffs.exists()  # rendering reads the evidence, never writes it
-    assert "(`on-gpu`): **manual**: signed off by reviewer: read the diff (not pinned to the code yet" in document(capsys)
+    assert "(`on-gpu`): **manual**: signed off by reviewer: read the diff (not pinned to the code yet" in document(
+        capsys
+    )
     run_on(machines, monkeypatch, "cpu")
     assert json.loads(signoffs.read_text())["signoffs"]["on-gpu"]["from_report"] is True
     assert "(`on-gpu`): **manual**: signed off by reviewer: read the diff\n" in document(capsys)

@@ -139,7 +139,9 @@ def test_flaky():
 """
 
 
-def test_a_test_whose_outcome_changes_between_runs_is_flaky_never_proven(history, monkeypatch, capsys, tmp_path_factory):
+def test_a_test_whose_outcome_changes_between_runs_is_flaky_never_proven(
+    history, monkeypatch, capsys, tmp_path_factory
+):
     monkeypatch.chdir(history.path)
     monkeypatch.setenv("FLAKY_COUNTER", str(tmp_path_factory.mktemp("counter") / "runs"))
     (history.path / "tests" / "test_flaky.py").write_text(FLAKY_TEST)
@@ -183,7 +185,13 @@ def test_prove_killed_by_a_signal_removes_its_worktree(history, signal_name):
     import time
 
     (history.path / "tests" / "test_slow.py").write_text(SLOW_TEST)
-    command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))", "prove", BUG]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))",
+        "prove",
+        BUG,
+    ]
     prove = subprocess.Popen(command, cwd=history.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while git(history.path, "worktree", "list").count("\n") < 2 and time.monotonic() < deadline:

@@ -134,7 +134,9 @@ def test_done_when_each_tick_says_what_its_test_ran_and_goes_stale_only_with_tha
     (w505,) = [f for f in findings if f["code"] == "W505"]
     assert "item 'named': test_named ran none of BUG-20250101-001's tagged code" in w505["message"]
     assert w505["item"]["id"] == "named"
-    assert w505["item"]["runs"] == [{"test": "test_named", "cases": 1, "changed_lines_run": 0, "changed_lines": 5, "scopes": []}]
+    assert w505["item"]["runs"] == [
+        {"test": "test_named", "cases": 1, "changed_lines_run": 0, "changed_lines": 5, "scopes": []}
+    ]
     assert not [f for f in findings if f.get("item", {}).get("id") == "clamps"]  # verified: no finding
 
     assert main(["render", "--all"]) == 0
@@ -152,7 +154,13 @@ def test_done_when_each_tick_says_what_its_test_ran_and_goes_stale_only_with_tha
     assert main(["affected", "--base", "HEAD~1", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "base": "HEAD~1",
-        "tests": [{"test": "tests/test_calc.py::test_clamps", "bug_id": BUG, "reason": "ran `demo/calc.py::clamp`, which changed"}],
+        "tests": [
+            {
+                "test": "tests/test_calc.py::test_clamps",
+                "bug_id": BUG,
+                "reason": "ran `demo/calc.py::clamp`, which changed",
+            }
+        ],
     }
     assert main(["affected"]) == 0  # against HEAD: nothing changed since the last commit
     assert capsys.readouterr().out == ""
@@ -187,7 +195,10 @@ def test_a_static_item_is_no_finding_and_its_test_reads_the_code_so_an_edit_affe
     assert main(["affected", "--format", "json"]) == 0
     (affected,) = json.loads(capsys.readouterr().out)["tests"]
     assert affected["test"] == "tests/test_calc.py::test_named"
-    assert affected["reason"] == "checks an item `kind: static`, and the tagged code it reads changed: `demo/calc.py::scale`"
+    assert (
+        affected["reason"]
+        == "checks an item `kind: static`, and the tagged code it reads changed: `demo/calc.py::scale`"
+    )
 
 
 def test_a_kind_that_is_not_known_is_a_schema_error_naming_the_line(calc, capsys):
@@ -213,7 +224,9 @@ def test_tests_with_no_recorded_execution_count_as_affected(calc, capsys):
     assert capsys.readouterr().out.split() == ["tests/test_calc.py::test_clamps", "tests/test_calc.py::test_named"]
     assert main(["affected", "--base", "no-such-rev"]) == 2
     assert "no-such-rev is not a commit of this repository" in capsys.readouterr().err
-    calc.runpytest("--tracer-affected", "no-such-rev").stderr.fnmatch_lines(["*--tracer-affected: no-such-rev is not a commit*"])
+    calc.runpytest("--tracer-affected", "no-such-rev").stderr.fnmatch_lines(
+        ["*--tracer-affected: no-such-rev is not a commit*"]
+    )
 
 
 FIXTURES = f"""\
@@ -337,19 +350,33 @@ def test_threads_reloads_generators_and_recursion_are_seen_and_subprocesses_said
     assert found["test_in_a_thread"]["executed"] == {"demo/calc.py::clamp": "2-3"}
     assert found["test_after_a_reload"]["executed"] == {"demo/calc.py::clamp": "2-3", "demo/calc.py::scale": "2,4"}
     assert found["test_a_generator_and_recursion"]["executed"] == {
-        "demo/calc.py::clamp": "2-3", "demo/calc.py::clamped": "2-3", "demo/calc.py::depth": "2",
+        "demo/calc.py::clamp": "2-3",
+        "demo/calc.py::clamped": "2-3",
+        "demo/calc.py::depth": "2",
     }
     assert found["test_in_a_subprocess"]["executed"] == {}
-    run.stdout.fnmatch_lines(["tracer: tests/test_calc.py::test_in_a_subprocess ran none of BUG-20250101-001's tagged code*subprocess*"])
-    assert "`test_in_a_subprocess` ran none of the bug's tagged code (not observed: code run in a subprocess is not seen)" in document(capsys)
+    run.stdout.fnmatch_lines(
+        ["tracer: tests/test_calc.py::test_in_a_subprocess ran none of BUG-20250101-001's tagged code*subprocess*"]
+    )
+    assert (
+        "`test_in_a_subprocess` ran none of the bug's tagged code (not observed: code run in a subprocess is not seen)"
+        in document(capsys)
+    )
 
 
 def test_module_level_blocks_are_seen_as_they_run_at_import(calc, capsys):
-    edit(calc, "demo/calc.py", "def clamp(x):", f"# {BUG}: the bounds, at import\nLOW, HIGH = 0.0, 1.0\n\n\ndef clamp(x):")
+    edit(
+        calc,
+        "demo/calc.py",
+        "def clamp(x):",
+        f"# {BUG}: the bounds, at import\nLOW, HIGH = 0.0, 1.0\n\n\ndef clamp(x):",
+    )
     calc.runpytest_subprocess().assert_outcomes(passed=2)
     assert json.loads((calc.path / EVIDENCE).read_text())["imported"] == {"demo/calc.py::<module>": "1"}
-    assert (f"Runs at import, before any test, and counts for every linked test: `<module>` in `demo/calc.py`: 1 changed line, "
-            f"1 seen to run at import (on {ENVIRONMENT.label})") in document(capsys)
+    assert (
+        f"Runs at import, before any test, and counts for every linked test: `<module>` in `demo/calc.py`: 1 changed line, "
+        f"1 seen to run at import (on {ENVIRONMENT.label})"
+    ) in document(capsys)
     commit_all(calc.path, "evidence")
     edit(calc, "demo/calc.py", "LOW, HIGH = 0.0, 1.0", "LOW, HIGH = 0.0, 2.0")
     assert "**stale**" in item_line(document(capsys), "clamps")  # every test runs what runs at import
@@ -399,8 +426,12 @@ def test_a_trace_function_in_use_stops_the_settrace_recorder_and_says_so(calc, c
     monkeypatch.setenv("TRACER_RECORDING", "settrace")
     run = calc.runpytest_subprocess("-p", "another_tool")
     run.assert_outcomes(passed=2)
-    run.stdout.fnmatch_lines(["tracer: sys.settrace was in use by another tool (another_tool.another_tool): "
-                              "the executions of 2 linked tests were not recorded"])
+    run.stdout.fnmatch_lines(
+        [
+            "tracer: sys.settrace was in use by another tool (another_tool.another_tool): "
+            "the executions of 2 linked tests were not recorded"
+        ]
+    )
     assert "executed" not in results(calc)["test_clamps"]
     assert "`test_clamps`: which lines it ran is not recorded; rerun the tests" in document(capsys)
 
@@ -416,18 +447,25 @@ def test_every_recording_mechanism_records_the_same_lines(calc, mechanism, early
     assert found["test_in_a_thread"]["executed"] == {"demo/calc.py::clamp": "2-3"}
     assert found["test_after_a_reload"]["executed"] == {"demo/calc.py::clamp": "2-3", "demo/calc.py::scale": "2,4"}
     assert found["test_a_generator_and_recursion"]["executed"] == {
-        "demo/calc.py::clamp": "2-3", "demo/calc.py::clamped": "2-3", "demo/calc.py::depth": "2",
+        "demo/calc.py::clamp": "2-3",
+        "demo/calc.py::clamped": "2-3",
+        "demo/calc.py::depth": "2",
     }
 
 
 def test_a_tagged_file_that_changes_while_the_tests_run_records_no_lines(calc):
-    write(calc, "tests/test_calc.py", TESTS + textwrap.dedent(f"""
+    write(
+        calc,
+        "tests/test_calc.py",
+        TESTS
+        + textwrap.dedent("""
 
         @pytest.mark.verifies(BUG, "clamps")
         def test_edits_the_code():
             path = Path("demo/calc.py")
             path.write_text("# a new first line\\n" + path.read_text())
-        """))
+        """),
+    )
     run = calc.runpytest()
     run.assert_outcomes(passed=3)
     run.stdout.fnmatch_lines(["tracer: demo/calc.py changed while the tests ran*rerun them*"])
@@ -445,7 +483,9 @@ def test_the_site_and_the_index_say_what_the_tests_ran(calc, capsys):
 
 
 def test_a_sign_off_is_pinned_to_the_scopes_its_items_tests_ran_or_to_the_whole_bug(calc, capsys):
-    edit(calc, REPORT, "  - id: named\n", "  - id: reviewed\n    group: Validation\n    text: Reviewed\n  - id: named\n")
+    edit(
+        calc, REPORT, "  - id: named\n", "  - id: reviewed\n    group: Validation\n    text: Reviewed\n  - id: named\n"
+    )
     calc.runpytest().assert_outcomes(passed=2)
     edit(calc, "demo/calc.py", "low = max(x, 0.0)", "low = max(x, 0.0) + 0.0")  # test_clamps ran it: stale
     assert "**stale**" in item_line(document(capsys), "clamps")
@@ -454,6 +494,8 @@ def test_a_sign_off_is_pinned_to_the_scopes_its_items_tests_ran_or_to_the_whole_
     edit(calc, "demo/calc.py", "return clamp(x) * k", "return k * clamp(x)")  # no linked test ran scale
     text = document(capsys)
     assert "**manual**: signed off by Ada: read the new clamp" in item_line(text, "clamps")  # pinned to clamp
-    assert "**stale**: signed off by Ada on code that has since changed: `demo/calc.py::scale`" in item_line(text, "reviewed")
+    assert "**stale**: signed off by Ada on code that has since changed: `demo/calc.py::scale`" in item_line(
+        text, "reviewed"
+    )
     edit(calc, "demo/calc.py", "return min(low, 1.0)", "return min(low, 1.0) + 0.0")
     assert "**stale**" in item_line(document(capsys), "clamps")

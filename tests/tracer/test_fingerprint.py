@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Sources whose tokens differ most between versions (3.12 splits f-strings into pieces).
 SOURCES = {
-    "f-strings": 'def f(a, w):\n    return f"{a!r:>{w}} and {a}" + f\'{w}\'\n',
+    "f-strings": "def f(a, w):\n    return f\"{a!r:>{w}} and {a}\" + f'{w}'\n",
     "nested f-strings": 'def f(x, y):\n    return f"{x:{y}} {f\'{y!s}\'}" f"{{literal}}"\n',
     "walrus": "def f(xs):\n    if (n := len(xs)) > 2:\n        return n\n",
     "match": "def f(p):\n    match p:\n        case [x, *_] if x:\n            return x\n        case {'k': v}:\n            return v\n        case _:\n            return None\n",
@@ -83,7 +83,9 @@ def interpreters(env: dict[str, str]) -> dict[str, str]:
         exe = shutil.which(f"python3.{minor}")
         if exe is None:
             continue
-        done = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [exe, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, env=env
+        )
         if done.returncode == 0 and done.stdout.strip() == f"(3, {minor})":
             found[f"3.{minor}"] = exe
     return found
@@ -100,6 +102,12 @@ print(json.dumps({name: fingerprint_source(text) for name, text in json.load(sys
 def test_the_same_code_has_the_same_fingerprint_under_every_python_here():
     env = interpreter_environment()
     for version, exe in sorted(interpreters(env).items()):
-        done = subprocess.run([exe, "-c", SCRIPT, str(ROOT)], input=json.dumps(SOURCES), capture_output=True, text=True,
-                              env=env, check=True)
+        done = subprocess.run(
+            [exe, "-c", SCRIPT, str(ROOT)],
+            input=json.dumps(SOURCES),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         assert json.loads(done.stdout) == GOLDEN, f"python {version} fingerprints differently"

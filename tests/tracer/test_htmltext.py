@@ -10,14 +10,62 @@ from hypothesis import strategies as st
 
 from tracer.htmltext import markdown_to_html
 
-ALLOWED = {"p", "em", "strong", "code", "pre", "a", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "br",
-           "table", "thead", "tbody", "tr", "th", "td", "html", "head", "body"}
-PIECES = st.sampled_from([
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[a](javascript:alert(1))", "[b](JAVASCRIPT:x)", "[c](data:text/html,x)",
-    "[d](https://example.org/d)", "[e](other.md#part)", "[f](../up.md)", "![g](https://example.org/g.png)", "<https://example.org/h>",
-    "<mailto:x@example.org>", "# heading", "## heading", "`code`", "```\n<b>fenced</b>\n```", "| a | b |\n| - | - |\n| 1 | 2 |",
-    "[h](vbscript:x)", "[i](file:///etc/passwd)", "[j](#anchor)", "<a href='javascript:x'>k</a>", "&lt;", "\n\n", " ",
-])
+ALLOWED = {
+    "p",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "hr",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "html",
+    "head",
+    "body",
+}
+PIECES = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[a](javascript:alert(1))",
+        "[b](JAVASCRIPT:x)",
+        "[c](data:text/html,x)",
+        "[d](https://example.org/d)",
+        "[e](other.md#part)",
+        "[f](../up.md)",
+        "![g](https://example.org/g.png)",
+        "<https://example.org/h>",
+        "<mailto:x@example.org>",
+        "# heading",
+        "## heading",
+        "`code`",
+        "```\n<b>fenced</b>\n```",
+        "| a | b |\n| - | - |\n| 1 | 2 |",
+        "[h](vbscript:x)",
+        "[i](file:///etc/passwd)",
+        "[j](#anchor)",
+        "<a href='javascript:x'>k</a>",
+        "&lt;",
+        "\n\n",
+        " ",
+    ]
+)
 
 
 def resolve(target: str) -> str | None:
@@ -39,6 +87,12 @@ def test_any_markdown_gives_only_safe_tags_and_links(text):
 
 
 def test_relative_links_go_where_the_caller_says_and_others_become_text():
-    html = str(markdown_to_html("See [the doc](other.md#part), [up](../up.md) and [web](https://example.org).", resolve).html)
-    assert '<a href="resolved.html">the doc</a>' in html and "up" in html and '<a href="https://example.org">web</a>' in html
+    html = str(
+        markdown_to_html("See [the doc](other.md#part), [up](../up.md) and [web](https://example.org).", resolve).html
+    )
+    assert (
+        '<a href="resolved.html">the doc</a>' in html
+        and "up" in html
+        and '<a href="https://example.org">web</a>' in html
+    )
     assert "../up.md" not in html

@@ -35,7 +35,9 @@ def test_ranges_round_trip(lines):
 @given(line_sets)
 def test_ranges_are_ascending_disjoint_and_never_touch(lines):
     text = encode_ranges(lines)
-    bounds = [tuple(map(int, part.split("-"))) if "-" in part else (int(part), int(part)) for part in text.split(",") if part]
+    bounds = [
+        tuple(map(int, part.split("-"))) if "-" in part else (int(part), int(part)) for part in text.split(",") if part
+    ]
     assert all(start < end for start, end in bounds if start != end)
     assert all(previous[1] + 1 < following[0] for previous, following in zip(bounds, bounds[1:]))
     assert encode_ranges(decode_ranges(text)) == text  # one spelling for each set of lines
@@ -103,8 +105,11 @@ SOURCE = textwrap.dedent('''\
 
 
 def tagged(qualname: str, kind: str, start: int, end: int, *changes: tuple[int, int]) -> TaggedScope:
-    return TaggedScope("demo.py", Scope(qualname, kind, start, end, ""),
-                       tuple(Change(a, b, "comment", "", ("BUG-20250101-001",), a) for a, b in changes))
+    return TaggedScope(
+        "demo.py",
+        Scope(qualname, kind, start, end, ""),
+        tuple(Change(a, b, "comment", "", ("BUG-20250101-001",), a) for a, b in changes),
+    )
 
 
 STEP = tagged("step", "function", 4, 16, (7, 10), (16, 16))
@@ -120,8 +125,10 @@ def test_a_scopes_lines_are_its_logical_lines_numbered_from_its_first():
 
 
 def test_numbers_survive_what_fingerprints_ignore():
-    moved = "\n\n# a comment above\n" + SOURCE.replace("        x = min(\n            max(x, 0.0),\n            1.0)",
-                                                      "        # more words\n\n        x = min(max(x, 0.0), 1.0)")
+    moved = "\n\n# a comment above\n" + SOURCE.replace(
+        "        x = min(\n            max(x, 0.0),\n            1.0)",
+        "        # more words\n\n        x = min(max(x, 0.0), 1.0)",
+    )
     before, after = source_index(SOURCE), source_index(moved)
     shifted = tagged("step", "function", 7, 19, (10, 12), (19, 19))
     assert fingerprint_source(SOURCE.splitlines()[3]) == fingerprint_source(moved.splitlines()[6])
@@ -141,7 +148,8 @@ def test_lines_go_to_the_innermost_scope_that_runs_when_they_do():
     method = tagged("Head.m", "method", 23, 25, (25, 25))
     scopes = [STEP, HEAD, method]
     assert attribute_lines(scopes, {"demo.py": [9, 16, 25]}, {"demo.py": index}) == {
-        "demo.py::Head.m": "3", "demo.py::step": "3,9",
+        "demo.py::Head.m": "3",
+        "demo.py::step": "3,9",
     }
     assert attribute_lines(scopes, {"demo.py": [21]}, {"demo.py": index}, at_import=True) == {"demo.py::Head": "2"}
     assert attribute_lines(scopes, {"demo.py": [21]}, {"demo.py": index}) == {}

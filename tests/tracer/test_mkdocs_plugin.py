@@ -23,15 +23,23 @@ REPORT = f"docs/bug_reports/{BUG.lower()}-overflow.md"
 
 def mkdocs_build(root: Path, config: str) -> subprocess.CompletedProcess[str]:
     (root / "mkdocs.yml").write_text(config)
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site"], cwd=root,
-                          capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 @pytest.fixture
 def team_site(in_tmp):
     """A project with a bug report and tagged code, and the team's own MkDocs docs beside them."""
     build(in_tmp)
-    make_files(in_tmp, {"handbook/index.md": "# Handbook\n\nHow we work.\n", "handbook/setup.md": "# Setup\n\nInstall it.\n"})
+    make_files(
+        in_tmp, {"handbook/index.md": "# Handbook\n\nHow we work.\n", "handbook/setup.md": "# Setup\n\nInstall it.\n"}
+    )
     commit_all(in_tmp, "docs")
     return in_tmp
 
@@ -40,7 +48,8 @@ def html_pages(site: Path) -> dict[str, object]:
     """The built pages but 404.html (whose links are absolute, for any folder the server is asked)."""
     return {
         p.relative_to(site).as_posix(): html5lib.parse(p.read_bytes(), namespaceHTMLElements=False)
-        for p in site.rglob("*.html") if p.name != "404.html"
+        for p in site.rglob("*.html")
+        if p.name != "404.html"
     }
 
 
@@ -49,7 +58,13 @@ def test_mkdocs_build_strict_adds_the_bugs_matrix_and_tags_with_links_that_resol
     assert run.returncode == 0, run.stderr
     site = team_site / "site"
     stem = BUG.lower()
-    for page in ("bugs/index.html", "bugs/matrix/index.html", "bugs/tags/index.html", f"bugs/{stem}/index.html", f"bugs/reports/{stem}/index.html"):
+    for page in (
+        "bugs/index.html",
+        "bugs/matrix/index.html",
+        "bugs/tags/index.html",
+        f"bugs/{stem}/index.html",
+        f"bugs/reports/{stem}/index.html",
+    ):
         assert (site / page).is_file(), page
     pages = html_pages(site)
     for name, tree in pages.items():
@@ -82,7 +97,13 @@ def test_hostile_report_text_stays_text_in_the_mkdocs_pages(in_tmp):
     revision = build(in_tmp)
     title = "<script>alert(1)</script> [x](javascript:alert(2)) *bold*"
     body = BODY.replace("A stable sigmoid.", "<img src=x onerror=alert(3)> [y](javascript:alert(4))")
-    make_files(in_tmp, {REPORT: report_text(BUG, title=title, revision=revision, items=ITEMS, body=body), "handbook/index.md": "# Home\n"})
+    make_files(
+        in_tmp,
+        {
+            REPORT: report_text(BUG, title=title, revision=revision, items=ITEMS, body=body),
+            "handbook/index.md": "# Home\n",
+        },
+    )
     run = mkdocs_build(in_tmp, "site_name: Team\ndocs_dir: handbook\nplugins:\n  - tracer\n")
     assert run.returncode == 0, run.stderr
     for name, tree in html_pages(in_tmp / "site").items():
@@ -101,7 +122,11 @@ def test_a_broken_evidence_file_stops_the_build_naming_it(team_site):
     evidence.write_text("{ not json")
     run = mkdocs_build(team_site, "site_name: Team\ndocs_dir: handbook\nplugins:\n  - tracer\n")
     assert run.returncode != 0
-    assert "tracer:" in run.stderr and evidence.relative_to(team_site).as_posix() in run.stderr and "Traceback" not in run.stderr
+    assert (
+        "tracer:" in run.stderr
+        and evidence.relative_to(team_site).as_posix() in run.stderr
+        and "Traceback" not in run.stderr
+    )
 
 
 def test_a_folder_the_docs_already_use_is_refused(team_site):

@@ -10,7 +10,9 @@ FILES = {"pyproject.toml": "[project]\nname = 'demo'\n"}
 
 def test_new_writes_a_report_that_parses_and_names_its_placeholders(in_tmp, capsys):
     make_files(in_tmp, FILES)
-    assert main(["new", "Loss spikes after warmup", "--severity", "High", "--date", "2025-11-10", "--author", "me"]) == 0
+    assert (
+        main(["new", "Loss spikes after warmup", "--severity", "High", "--date", "2025-11-10", "--author", "me"]) == 0
+    )
     path = in_tmp / "docs/bug_reports/bug-20251110-001-loss-spikes-after-warmup.md"
     assert capsys.readouterr().out.splitlines()[:3] == [
         "wrote docs/bug_reports/bug-20251110-001-loss-spikes-after-warmup.md",
@@ -64,7 +66,11 @@ def test_new_never_overwrites(in_tmp, capsys, monkeypatch):
     assert main(["new", "Same", "--date", "2025-11-10"]) == 2
     assert "already exists; nothing written" in capsys.readouterr().err
     assert path.read_text() == "my edits"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["bug-20251110-001-same-code-changes.md", path.name, "index.md"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "bug-20251110-001-same-code-changes.md",
+        path.name,
+        "index.md",
+    ]
 
 
 def test_new_outside_any_project_writes_nothing_and_says_why(in_tmp, capsys, monkeypatch):

@@ -21,8 +21,15 @@ from tracer.scanner import scan_source
 from tracer.tags import FileScan
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-MODULES = ["typing.py", "argparse.py", "dataclasses.py", "asyncio/base_events.py", "email/_header_value_parser.py",
-           "inspect.py", "functools.py"]
+MODULES = [
+    "typing.py",
+    "argparse.py",
+    "dataclasses.py",
+    "asyncio/base_events.py",
+    "email/_header_value_parser.py",
+    "inspect.py",
+    "functools.py",
+]
 EVERY_WORD = Prefilter(re.compile(r"[A-Za-z]\w*"))  # nearly every comment and docstring line is a tag
 
 
@@ -50,7 +57,12 @@ def scopes(scan: FileScan) -> set[tuple[str, str, int, int]]:
 
 
 def comment_blocks(scan: FileScan) -> dict[tuple[str, int], tuple[int, int]]:
-    return {(t.scope.qualname, c.tag_line): (c.start_line, c.end_line) for t in scan.scopes for c in t.changes if c.kind == "comment"}
+    return {
+        (t.scope.qualname, c.tag_line): (c.start_line, c.end_line)
+        for t in scan.scopes
+        for c in t.changes
+        if c.kind == "comment"
+    }
 
 
 def docstrings(scan: FileScan) -> list[object]:
@@ -69,14 +81,26 @@ def test_the_scan_agrees_with_the_libcst_walk_on_real_modules(name, newline):
 # Generated files: valid Python whose statements, clauses, decorators and brackets have comment
 # lines ("# t", a tag) and blank lines between them at every indentation.
 SIMPLE = [
-    "pass", "return x", "x = 1  # t", "x = 1; y = 2  # t", "s = 'a # t'  # t", "z = ('a'  # t\n{i}     'b')",
-    "x = [\n{i}    1,  # t\n{i}    # t\n{i}    f(a,\n{i}      b),\n{i}]", "y = {{'a': 1,  # t\n{i}     # t\n\n{i}     'b': 2}}",
-    "call(\n{i}    # t\n{i}    a, *b, k=(\n{i}        1),\n{i})  # t", "total = (a\n{i}         # t\n{i}         + b)",
+    "pass",
+    "return x",
+    "x = 1  # t",
+    "x = 1; y = 2  # t",
+    "s = 'a # t'  # t",
+    "z = ('a'  # t\n{i}     'b')",
+    "x = [\n{i}    1,  # t\n{i}    # t\n{i}    f(a,\n{i}      b),\n{i}]",
+    "y = {{'a': 1,  # t\n{i}     # t\n\n{i}     'b': 2}}",
+    "call(\n{i}    # t\n{i}    a, *b, k=(\n{i}        1),\n{i})  # t",
+    "total = (a\n{i}         # t\n{i}         + b)",
 ]
 HEADERS = [
-    ("def f(x):", []), ("async def g(\n{i}    a,  # t\n{i}    # t\n{i}    b=1,\n{i}) -> int:", []),
-    ("class C(A,  # t\n{i}        B):", []), ("if x:", ["elif y:  # t", "else:"]), ("for i in x:", ["else:"]),
-    ("while x:  # t", []), ("with a as b, c:", []), ("try:", ["except (A,  # t\n{i}        B):  # t", "else:", "finally:"]),
+    ("def f(x):", []),
+    ("async def g(\n{i}    a,  # t\n{i}    # t\n{i}    b=1,\n{i}) -> int:", []),
+    ("class C(A,  # t\n{i}        B):", []),
+    ("if x:", ["elif y:  # t", "else:"]),
+    ("for i in x:", ["else:"]),
+    ("while x:  # t", []),
+    ("with a as b, c:", []),
+    ("try:", ["except (A,  # t\n{i}        B):  # t", "else:", "finally:"]),
     ("match x:", []),
 ]
 FILLER = ["# t", "# t: two", "", "# not a tag line t", "        # t", "  # t"]
@@ -84,8 +108,10 @@ FILLER = ["# t", "# t: two", "", "# not a tag line t", "        # t", "  # t"]
 
 @st.composite
 def fillers(draw: st.DrawFn, indent: str) -> list[str]:
-    return [line if not line or line.startswith(" ") else indent + line
-            for line in draw(st.lists(st.sampled_from([*FILLER, "\x0c"]), max_size=3))]
+    return [
+        line if not line or line.startswith(" ") else indent + line
+        for line in draw(st.lists(st.sampled_from([*FILLER, "\x0c"]), max_size=3))
+    ]
 
 
 @st.composite
@@ -99,12 +125,17 @@ def body(draw: st.DrawFn, indent: str, depth: int) -> list[str]:
         header, clauses = draw(st.sampled_from(HEADERS))
         if header.startswith(("def", "async", "class")):
             for _ in range(draw(st.integers(0, 2))):
-                out.append(indent + draw(st.sampled_from(["@d", "@d(\n{i}    1,  # t\n{i}    # t\n{i}    2,\n{i})"])).format(i=indent))
+                out.append(
+                    indent
+                    + draw(st.sampled_from(["@d", "@d(\n{i}    1,  # t\n{i}    # t\n{i}    2,\n{i})"])).format(i=indent)
+                )
                 out += draw(fillers(indent))
         out.append(indent + header.format(i=indent))
         inner = indent + "    "
         if header.startswith("match"):
-            for pattern in draw(st.lists(st.sampled_from(["case 1:", "case [1,\n{i}      2]:  # t", "case _:"]), min_size=1, max_size=2)):
+            for pattern in draw(
+                st.lists(st.sampled_from(["case 1:", "case [1,\n{i}      2]:  # t", "case _:"]), min_size=1, max_size=2)
+            ):
                 out += draw(fillers(inner))
                 out.append(inner + pattern.format(i=inner))
                 out += draw(body(inner + "    ", depth + 1))

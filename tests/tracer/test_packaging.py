@@ -27,8 +27,20 @@ def test_the_wheel_holds_tracer_and_not_the_demo(tmp_path):
     for folder in ("tracer", "ocr"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("bugfix_tracer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

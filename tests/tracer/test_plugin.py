@@ -21,7 +21,10 @@ def evidence(project: pytest.Pytester) -> dict:
 
 
 def outcomes(project: pytest.Pytester) -> dict[str, dict[str, str]]:
-    return {item: {t.split("::")[-1]: r["outcome"] for t, r in tests.items()} for item, tests in evidence(project)["items"].items()}
+    return {
+        item: {t.split("::")[-1]: r["outcome"] for t, r in tests.items()}
+        for item, tests in evidence(project)["items"].items()
+    }
 
 
 def test_passing_tests_are_recorded_per_item(project):
@@ -57,7 +60,7 @@ def test_errors_in_setup_fail_the_item_and_xfail_never_verifies(project):
     tests.write_text(
         tests.read_text()
         + textwrap.dedent(
-            f"""
+            """
 
             @pytest.fixture
             def broken():
@@ -84,8 +87,14 @@ def test_errors_in_setup_fail_the_item_and_xfail_never_verifies(project):
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ('"BUG-20990101-001", "edge-cases"', "verifies names unknown bug BUG-20990101-001 (bug reports: BUG-20250101-001)"),
-        (f'"{BUG}", "typo"', "verifies names unknown item 'typo' of BUG-20250101-001 (known items: edge-cases, gradient, on-gpu)"),
+        (
+            '"BUG-20990101-001", "edge-cases"',
+            "verifies names unknown bug BUG-20990101-001 (bug reports: BUG-20250101-001)",
+        ),
+        (
+            f'"{BUG}", "typo"',
+            "verifies names unknown item 'typo' of BUG-20250101-001 (known items: edge-cases, gradient, on-gpu)",
+        ),
         (f'"{BUG}"', "verifies needs a bug ID and at least one item ID"),
     ],
 )
@@ -96,7 +105,9 @@ def test_unknown_bug_or_item_fails_that_test_alone_naming_it(project, marker, me
     )
     result = project.runpytest()
     result.assert_outcomes(errors=2, passed=4, skipped=1)  # every other test runs
-    result.stdout.fnmatch_lines([f"*tests/test_bad.py::test_bad: {message}*", f"*tests/test_bad.py::test_also_bad: {message}*"])
+    result.stdout.fnmatch_lines(
+        [f"*tests/test_bad.py::test_bad: {message}*", f"*tests/test_bad.py::test_also_bad: {message}*"]
+    )
     assert "test_bad" not in (project.path / EVIDENCE).read_text()
 
 
@@ -155,8 +166,12 @@ def test_xdist_results_equal_serial_results(project):
 
 def test_two_pytest_processes_finishing_at_once_lose_nothing(project):
     env_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    first = subprocess.Popen([*env_run, "-k", "edges or middle"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    second = subprocess.Popen([*env_run, "-k", "gradient or gpu"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(
+        [*env_run, "-k", "edges or middle"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    second = subprocess.Popen(
+        [*env_run, "-k", "gradient or gpu"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
     assert set(outcomes(project)) == {"edge-cases", "gradient", "on-gpu"}
     assert sum(len(t) for t in outcomes(project).values()) == 4
@@ -175,6 +190,8 @@ def test_a_broken_evidence_file_is_reported_and_left_alone(project):
 def test_a_renamed_test_no_longer_counts_for_its_item(project):
     project.runpytest()
     tests = project.path / "tests" / "test_step.py"
-    tests.write_text(tests.read_text().replace("def test_middle", "def test_centre").replace("step(0.5) == 0.5", "step(0.5) == 0.6"))
+    tests.write_text(
+        tests.read_text().replace("def test_middle", "def test_centre").replace("step(0.5) == 0.5", "step(0.5) == 0.6")
+    )
     project.runpytest("-k", "centre")
     assert outcomes(project)["edge-cases"] == {"test_edges": "passed", "test_centre": "failed"}

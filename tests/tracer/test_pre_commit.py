@@ -20,7 +20,10 @@ DOCUMENT = f"docs/bug_reports/{BUG.lower()}-overflow-code-changes.md"
 def try_repo(project: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "tracer-check", "--all-files"],
-        cwd=project, capture_output=True, text=True, timeout=540,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
 
 

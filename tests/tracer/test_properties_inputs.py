@@ -18,11 +18,54 @@ from tracer.reports import load_reports
 EXAMPLES = int(os.environ.get("TRACER_HYPOTHESIS_EXAMPLES", "200"))
 ROOT = Path(__file__).resolve().parents[2]
 REAL_REPORT = (ROOT / "docs/bug_reports/bug-20251110-002-nan-gradients-from-step-function-overflow.md").read_bytes()
-SMALL_REPORT = report_text(items="  - id: a\n    group: g\n    text: t\n    manual: {by: x, reason: y}\n", body="## Notes\nx\n").encode()
+SMALL_REPORT = report_text(
+    items="  - id: a\n    group: g\n    text: t\n    manual: {by: x, reason: y}\n", body="## Notes\nx\n"
+).encode()
 EVIDENCE = next((ROOT / "docs/bug_reports/evidence/bug-20251110-002").glob("*.json")).read_bytes()
-YAML_BITS = [b": ", b"- ", b"&a ", b"*a", b"!!str ", b"!!python/name:x ", b"[", b"]", b"{", b"}", b"'", b'"', b"\n", b"  ",
-             b"yes", b"null", b"2025-02-30", b"2025-01-01 10:00:00", b"1e999", b"\xff", b"\t", b"---\n", b"#", b"|", b">"]
-JSON_BITS = [b"{", b"}", b"[", b"]", b'"', b":", b",", b"null", b"1", b"-1", b"true", b'"passed"', b'"flaky"', b"\\u0000", b"\xff"]
+YAML_BITS = [
+    b": ",
+    b"- ",
+    b"&a ",
+    b"*a",
+    b"!!str ",
+    b"!!python/name:x ",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"'",
+    b'"',
+    b"\n",
+    b"  ",
+    b"yes",
+    b"null",
+    b"2025-02-30",
+    b"2025-01-01 10:00:00",
+    b"1e999",
+    b"\xff",
+    b"\t",
+    b"---\n",
+    b"#",
+    b"|",
+    b">",
+]
+JSON_BITS = [
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b":",
+    b",",
+    b"null",
+    b"1",
+    b"-1",
+    b"true",
+    b'"passed"',
+    b'"flaky"',
+    b"\\u0000",
+    b"\xff",
+]
 
 
 def mutated(base: bytes, bits: list[bytes]) -> st.SearchStrategy[bytes]:

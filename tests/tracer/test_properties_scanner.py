@@ -23,11 +23,43 @@ quick = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[He
 # Lines that make up generated files: valid and broken Python, tags in every place a comment
 # can go, odd line breaks and characters Python does not break lines at.
 FRAGMENTS = [
-    "def f(x):", "async def g():", "class C(Base):", "@decorator", "@d(\n    1,\n)", "if x:", "elif y:",
-    "else:", "try:", "except ValueError:", "finally:", "for i in x:", "while x:", "with a as b:",
-    "match x:", "case 1:", "return x", "pass", "x = (", ")", "y = [1,", "2]", "'''", '"""doc BUG-20250101-002"""',
-    "r'''BUG-20250101-003: raw'''", TAG, "# BUG-2025: malformed", "# BUG-20250101-001, BUG-20250101-002 and",
-    "x = 1  " + TAG, "", "\\", "s = 'a\fb'", "\x0c", "lambda: (", "\t", "# -*- coding: latin-1 -*-", "\0",
+    "def f(x):",
+    "async def g():",
+    "class C(Base):",
+    "@decorator",
+    "@d(\n    1,\n)",
+    "if x:",
+    "elif y:",
+    "else:",
+    "try:",
+    "except ValueError:",
+    "finally:",
+    "for i in x:",
+    "while x:",
+    "with a as b:",
+    "match x:",
+    "case 1:",
+    "return x",
+    "pass",
+    "x = (",
+    ")",
+    "y = [1,",
+    "2]",
+    "'''",
+    '"""doc BUG-20250101-002"""',
+    "r'''BUG-20250101-003: raw'''",
+    TAG,
+    "# BUG-2025: malformed",
+    "# BUG-20250101-001, BUG-20250101-002 and",
+    "x = 1  " + TAG,
+    "",
+    "\\",
+    "s = 'a\fb'",
+    "\x0c",
+    "lambda: (",
+    "\t",
+    "# -*- coding: latin-1 -*-",
+    "\0",
 ]
 INDENTS = ["", "    ", "        ", "  ", "\t"]
 line = st.tuples(st.sampled_from(INDENTS), st.sampled_from(FRAGMENTS)).map("".join)
@@ -63,8 +95,11 @@ def test_bytes_never_raise(data):
     assert all(p.code in ("T001", "T002") and "cannot scan" not in p.message for p in scan.problems)
 
 
-@settings(max_examples=max(5, EXAMPLES // 25), deadline=None,  # generating valid Python is slow
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@settings(
+    max_examples=max(5, EXAMPLES // 25),
+    deadline=None,  # generating valid Python is slow
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 @given(st.data())
 def test_valid_python_with_tags_everywhere(data):
     hypothesmith = pytest.importorskip("hypothesmith")
@@ -81,14 +116,39 @@ def test_valid_python_with_tags_everywhere(data):
 # The matcher against a plain regex, for patterns a regex can embed safely
 
 SIMPLE_PATTERNS = [r"BUG-\d+", r"[A-Z]+-\d{2}", r"gh-\d+|bpo-\d+", r"X\d?"]
-comment_parts = st.sampled_from(["BUG-1", "BUG-22", "AB-12", "gh-3", "bpo-4", "X", "X1", " ", ",", "&", "/", "and",
-                                 " and ", ":", "x", "\t", "\f", "\u2028", "#", "-", "1"])
+comment_parts = st.sampled_from(
+    [
+        "BUG-1",
+        "BUG-22",
+        "AB-12",
+        "gh-3",
+        "bpo-4",
+        "X",
+        "X1",
+        " ",
+        ",",
+        "&",
+        "/",
+        "and",
+        " and ",
+        ":",
+        "x",
+        "\t",
+        "\f",
+        "\u2028",
+        "#",
+        "-",
+        "1",
+    ]
+)
 comments = st.lists(comment_parts, max_size=12).map(lambda parts: "#" + "".join(parts))
 
 
 def reference(comment: str, pattern: str) -> tuple[tuple[str, ...], str] | None:
     one = f"(?:{pattern})"
-    found = re.match(rf"#\s*(?P<ids>{one}(?:\s*(?:,|&|/|\band\b)?\s*{one})*)\s*:?\s*(?P<text>.*?)\s*\Z", comment, re.DOTALL)
+    found = re.match(
+        rf"#\s*(?P<ids>{one}(?:\s*(?:,|&|/|\band\b)?\s*{one})*)\s*:?\s*(?P<text>.*?)\s*\Z", comment, re.DOTALL
+    )
     if found is None or not found.group("ids"):
         return None
     ids = [m.group() for m in re.finditer(pattern, found.group("ids")) if m.group()]
@@ -105,12 +165,41 @@ def test_the_matcher_agrees_with_a_plain_regex(comment, pattern):
 
 # The prefilter never drops a file with a match
 
-atoms = st.sampled_from(["bug", "BUG", "gh", "bpo", "-", r"\d", r"\d+", "[Bb]", "[a-z]", "s?", "(?:x|y)", "k", "i", "_", r"\w"])
+atoms = st.sampled_from(
+    ["bug", "BUG", "gh", "bpo", "-", r"\d", r"\d+", "[Bb]", "[a-z]", "s?", "(?:x|y)", "k", "i", "_", r"\w"]
+)
 patterns = st.lists(atoms, min_size=1, max_size=4).map("".join)
 alternations = st.lists(patterns, min_size=1, max_size=3).map("|".join)
 flagged = st.tuples(st.sampled_from(["", "(?i)", "(?a)", "(?ai)"]), alternations).map("".join)
-texts = st.lists(st.sampled_from(["bug", "BUG", "Bug", "gh", "GH", "bpo", "-", "1", "22", "x", "y", "s", "k", "i",
-                                  "\u0130", "\u0131", "\u017f", "\u212a", "\u0663", " ", "_", "\n"]), max_size=10).map("".join)
+texts = st.lists(
+    st.sampled_from(
+        [
+            "bug",
+            "BUG",
+            "Bug",
+            "gh",
+            "GH",
+            "bpo",
+            "-",
+            "1",
+            "22",
+            "x",
+            "y",
+            "s",
+            "k",
+            "i",
+            "\u0130",
+            "\u0131",
+            "\u017f",
+            "\u212a",
+            "\u0663",
+            " ",
+            "_",
+            "\n",
+        ]
+    ),
+    max_size=10,
+).map("".join)
 
 
 @quick
@@ -134,8 +223,12 @@ def test_the_prefilter_never_drops_a_file_with_a_match(pattern, text, encoding):
 
 byte_atoms = st.sampled_from(["#", r"\d", r"\d+", r"\s", r"\w", r"\b", "x", "X", "-", "[^a]", "é", r"(?i)", "k", "#?"])
 byte_patterns = st.lists(byte_atoms, min_size=1, max_size=4).map("".join)
-byte_texts = st.lists(st.sampled_from(["#", " ", "x", "X", "K", "\u212a", "1", "\u0663", "-", "\x1c", "\x85", "\u00a0",
-                                       "é", "a", "\n", "# "]), max_size=12).map("".join)
+byte_texts = st.lists(
+    st.sampled_from(
+        ["#", " ", "x", "X", "K", "\u212a", "1", "\u0663", "-", "\x1c", "\x85", "\u00a0", "é", "a", "\n", "# "]
+    ),
+    max_size=12,
+).map("".join)
 
 
 @quick

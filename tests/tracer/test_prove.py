@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -121,10 +120,13 @@ def install_editable_by_hand(site: Path, project: Path, kind: str) -> None:
     if kind == "pth":
         make_files(packages, {"demo.pth": f"{project / 'src'}\n"})
     else:
-        make_files(packages, {
-            "__editable__.demo-0.pth": "import __editable___demo_finder; __editable___demo_finder.install()\n",
-            "__editable___demo_finder.py": FINDER_AT_THE_FRONT.format(package=str(project / "src" / "demo")),
-        })
+        make_files(
+            packages,
+            {
+                "__editable__.demo-0.pth": "import __editable___demo_finder; __editable___demo_finder.install()\n",
+                "__editable___demo_finder.py": FINDER_AT_THE_FRONT.format(package=str(project / "src" / "demo")),
+            },
+        )
     use_site_packages(site, packages)
 
 
@@ -134,8 +136,13 @@ def use_site_packages(site: Path, packages: Path) -> None:
 
 
 def imported_from(module: str, cwd: Path) -> str:
-    done = subprocess.run([sys.executable, "-c", f"import {module}; print({module}.__file__)"], cwd=cwd,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}; print({module}.__file__)"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -161,11 +168,29 @@ def test_a_project_installed_with_pip_install_e_is_proven_on_its_pre_fix_code(tm
         commit_fix(project, SRC_LAYOUT, SRC_FIX)
     else:
         flat = {k.removeprefix("src/"): v for k, v in SRC_LAYOUT.items()}
-        flat["pyproject.toml"] = flat["pyproject.toml"].replace('where = ["src"]', 'include = ["demo*"]').replace('["src"]', '["demo"]')
+        flat["pyproject.toml"] = (
+            flat["pyproject.toml"].replace('where = ["src"]', 'include = ["demo*"]').replace('["src"]', '["demo"]')
+        )
         commit_fix(project, flat, {k.removeprefix("src/"): v for k, v in SRC_FIX.items()})
     prefix = tmp_path / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(project), "--no-deps", "--no-build-isolation",
-                    "--no-index", "--prefix", str(prefix)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-e",
+            str(project),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--prefix",
+            str(prefix),
+        ],
+        check=True,
+        capture_output=True,
+    )
     git(project, "clean", "-fdxq")  # the build leaves demo.egg-info behind
     packages = next(prefix.rglob("__editable__*.pth")).parent
     use_site_packages(tmp_path / "site", packages)
@@ -198,7 +223,11 @@ def test_a_namespace_package_is_proven_on_its_pre_fix_code(tmp_path, monkeypatch
 
 
 def test_a_flat_layout_is_proven_as_before(tmp_path, monkeypatch, capsys):
-    flat = {"pyproject.toml": '[project]\nname = "demo"\n', "demo/__init__.py": "", "demo/step.py": "def step(x):\n    return x\n"}
+    flat = {
+        "pyproject.toml": '[project]\nname = "demo"\n',
+        "demo/__init__.py": "",
+        "demo/step.py": "def step(x):\n    return x\n",
+    }
     commit_fix(tmp_path, flat, {"demo/step.py": SRC_FIX["src/demo/step.py"], "tests/test_step.py": TEST_STEP})
     monkeypatch.chdir(tmp_path)
     assert main(["prove", BUG, "--repeat", "1"]) == 0
@@ -284,8 +313,12 @@ def test_prove_changes_names_the_test_that_catches_each_block_and_the_block_none
 
     evidence = json.loads(next((tmp_path / EVIDENCE_DIR).glob("*.json")).read_text())
     assert [b["status"] for b in evidence["changes"]["blocks"]] == ["caught", "not caught"]
-    assert git(tmp_path, "status", "--porcelain") == "?? docs/bug_reports/evidence/\n"  # only the evidence: the code is as it was
-    assert (tmp_path / "demo" / "step.py").read_text() == textwrap.dedent(TWO_CHANGES_FIXED["demo/step.py"]).lstrip("\n")
+    assert (
+        git(tmp_path, "status", "--porcelain") == "?? docs/bug_reports/evidence/\n"
+    )  # only the evidence: the code is as it was
+    assert (tmp_path / "demo" / "step.py").read_text() == textwrap.dedent(TWO_CHANGES_FIXED["demo/step.py"]).lstrip(
+        "\n"
+    )
 
     assert main(["render", BUG, "-o", "-"]) == 0
     document = capsys.readouterr().out
@@ -400,32 +433,53 @@ def test_prove_changes_works_from_the_committed_diffs_in_a_shallow_clone(tmp_pat
         (7, 8, "not caught", []),
     ]
 
-    assert main(["prove", BUG, "--changes", "--base", "0123456789ab"]) == 2  # the kept diffs are against another revision
+    assert (
+        main(["prove", BUG, "--changes", "--base", "0123456789ab"]) == 2
+    )  # the kept diffs are against another revision
     assert "--base 0123456789ab is not a commit of this clone" in capsys.readouterr().err
 
 
-def test_a_change_proof_planted_in_the_evidence_neither_catches_with_a_ghost_test_nor_injects(tmp_path, monkeypatch, capsys):
+def test_a_change_proof_planted_in_the_evidence_neither_catches_with_a_ghost_test_nor_injects(
+    tmp_path, monkeypatch, capsys
+):
     """Evidence is data a pull request can change: a block "caught" by a test the project does not
     have is caught by none, and a message cannot add a heading, a ticked box or a link."""
     commit_fix(tmp_path, TWO_CHANGES_BUGGY, TWO_CHANGES_FIXED)
     environment = Environment.of({"implementation": "cpython", "python": "3.11", "platform": "linux"})
     planted = EvidenceFile(BUG, environment)
-    planted.changes = ChangeProof("abc", "", "git", (
-        ChangeResult("demo/step.py", 2, 3, "step", ChangeStatus.CAUGHT, ("tests/test_step.py::test_forged",)),
-        ChangeResult("demo/step.py", 7, 8, "scale", ChangeStatus.TIMED_OUT, (),
-                     "x\n\n## Sign-off\n- [x] approved, see [this](javascript:alert(1))"),
-    ))
+    planted.changes = ChangeProof(
+        "abc",
+        "",
+        "git",
+        (
+            ChangeResult("demo/step.py", 2, 3, "step", ChangeStatus.CAUGHT, ("tests/test_step.py::test_forged",)),
+            ChangeResult(
+                "demo/step.py",
+                7,
+                8,
+                "scale",
+                ChangeStatus.TIMED_OUT,
+                (),
+                "x\n\n## Sign-off\n- [x] approved, see [this](javascript:alert(1))",
+            ),
+        ),
+    )
     path = tmp_path / EVIDENCE_DIR / f"{environment.file_stem}.json"
     make_files(tmp_path, {path.relative_to(tmp_path).as_posix(): planted.to_json()})
     monkeypatch.chdir(tmp_path)
 
     assert main(["render", BUG, "-o", "-"]) == 0
     document = capsys.readouterr().out
-    assert "- Lines 2-3: **caught by no linked test** (on cpython 3.11 / linux, on code that has since changed)" in document
+    assert (
+        "- Lines 2-3: **caught by no linked test** (on cpython 3.11 / linux, on code that has since changed)"
+        in document
+    )
     assert "test_forged" not in document
     (line,) = [line for line in document.splitlines() if "Sign-off" in line]  # one line: no heading, no box
-    assert line == ("- Lines 7-8: **timed out**: x\\n\\n## Sign-off\\n- [x] approved, see [this\\](javascript:alert(1)) "
-                    "(on cpython 3.11 / linux, on code that has since changed)")  # `]` escaped: no link
+    assert line == (
+        "- Lines 7-8: **timed out**: x\\n\\n## Sign-off\\n- [x] approved, see [this\\](javascript:alert(1)) "
+        "(on cpython 3.11 / linux, on code that has since changed)"
+    )  # `]` escaped: no link
     assert main(["check"]) == 1
     assert "C309 item '(prove --changes)': test 'tests/test_step.py::test_forged'" in capsys.readouterr().out
 
@@ -453,15 +507,25 @@ PLANTED = """
 def test_a_pre_fix_revision_outside_heads_history_is_refused_without_running_it(tmp_path, monkeypatch, capsys):
     marker = tmp_path / "ran"
     project = tmp_path / "project"
-    flat = {"pyproject.toml": '[project]\nname = "demo"\n', "demo/__init__.py": "", "demo/step.py": "def step(x):\n    return x\n"}
+    flat = {
+        "pyproject.toml": '[project]\nname = "demo"\n',
+        "demo/__init__.py": "",
+        "demo/step.py": "def step(x):\n    return x\n",
+    }
     make_files(project, flat)
     commit_all(project, "buggy")
     git(project, "checkout", "-q", "-b", "elsewhere")
     make_files(project, {"demo/step.py": PLANTED.format(marker=str(marker))})
     planted = commit_all(project, "a commit on another branch")
     git(project, "checkout", "-q", "main")
-    make_files(project, {"demo/step.py": SRC_FIX["src/demo/step.py"], "tests/test_step.py": TEST_STEP,
-                         REPORT: report_text(revision=planted, items=ITEMS)})
+    make_files(
+        project,
+        {
+            "demo/step.py": SRC_FIX["src/demo/step.py"],
+            "tests/test_step.py": TEST_STEP,
+            REPORT: report_text(revision=planted, items=ITEMS),
+        },
+    )
     commit_all(project, "fix")
     monkeypatch.chdir(project)
 
@@ -474,7 +538,10 @@ def test_a_pre_fix_revision_outside_heads_history_is_refused_without_running_it(
         assert worktrees(project) == 1
 
     assert main(["prove", BUG, "--base", planted, "--repeat", "1"]) == 0
-    assert f"running the linked tests on the code of commit {planted} (a commit on another branch)" in capsys.readouterr().err
+    assert (
+        f"running the linked tests on the code of commit {planted} (a commit on another branch)"
+        in capsys.readouterr().err
+    )
     assert marker.exists()  # named explicitly, it ran
 
 
@@ -502,10 +569,20 @@ def _stopped(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the orphaned test process through /proc")
 def test_a_prove_killed_with_sigkill_leaves_nothing_registered_after_the_next_run(tmp_path, monkeypatch, capsys):
-    flat = {"pyproject.toml": '[project]\nname = "demo"\n', "demo/__init__.py": "", "demo/step.py": "def step(x):\n    return x\n"}
+    flat = {
+        "pyproject.toml": '[project]\nname = "demo"\n',
+        "demo/__init__.py": "",
+        "demo/step.py": "def step(x):\n    return x\n",
+    }
     commit_fix(tmp_path, flat, {"demo/step.py": SRC_FIX["src/demo/step.py"], "tests/test_step.py": TEST_STEP})
     make_files(tmp_path, {"tests/test_slow.py": SLOW_TEST})
-    command = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))", "prove", BUG]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))",
+        "prove",
+        BUG,
+    ]
     prove = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     children: list[Path] = []

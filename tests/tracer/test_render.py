@@ -112,7 +112,12 @@ def test_a_template_error_leaves_the_old_document_untouched(project, capsys):
 
 
 def test_a_project_template_can_extend_the_built_in_one(project):
-    make_files(project, {"templates/code_changes.md.j2": '{% extends "tracer/code_changes.md.j2" %}{% block footer %}\nOUR FOOTER\n{% endblock %}'})
+    make_files(
+        project,
+        {
+            "templates/code_changes.md.j2": '{% extends "tracer/code_changes.md.j2" %}{% block footer %}\nOUR FOOTER\n{% endblock %}'
+        },
+    )
     main(["render", BUG])
     assert (project / DOCUMENT).read_text().endswith("OUR FOOTER\n")
 
@@ -135,7 +140,10 @@ def test_trace_json_is_the_machine_interface(project, capsys):
         ("src/demo/step.py", "Head.step", "method", 7, 14),
     ]
     assert data["functions"][1]["changes"][1] == {
-        "start_line": 9, "end_line": 11, "kind": "comment", "text": "Clamp inputs to prevent extreme values",
+        "start_line": 9,
+        "end_line": 11,
+        "kind": "comment",
+        "text": "Clamp inputs to prevent extreme values",
         "tag_lines": [9],
     }
 
@@ -187,11 +195,16 @@ def test_an_unwritable_output_is_a_clear_error(project, capsys):
 def test_errors_name_files_relative_to_the_current_folder(in_tmp, capsys):
     make_files(in_tmp, {"pyproject.toml": "[tool.tracer]\nsource_roots = 1\n"})
     assert main(["check"]) == 2
-    assert capsys.readouterr().err == "tracer: pyproject.toml:1: [tool.tracer]: source_roots must be a list of strings, got int\n"
+    assert (
+        capsys.readouterr().err
+        == "tracer: pyproject.toml:1: [tool.tracer]: source_roots must be a list of strings, got int\n"
+    )
 
 
 def test_trace_all_lists_every_tag_of_every_id_orphans_included(project, capsys):
-    make_files(project, {"src/demo/other.py": "def g():\n    # BUG-20250202-001: no report for this one\n    return 2\n"})
+    make_files(
+        project, {"src/demo/other.py": "def g():\n    # BUG-20250202-001: no report for this one\n    return 2\n"}
+    )
     assert main(["trace", "--all"]) == 0
     out = capsys.readouterr().out
     assert f"{BUG}:\n  src/demo/step.py:1-23: module <module>" in out
@@ -221,7 +234,10 @@ def test_the_document_carries_the_reports_sections_and_each_tags_whole_text(proj
     body = "\n## Summary\nTraining stops.\n\n## Symptoms\nNaN at step 1.\n\n## Impact\nEvery float16 run.\n"
     report.write_text(report.read_text() + body)
     long_sentence = "Clamp the gap " + "and keep it small " * 14 + "so exp stays finite."
-    make_files(project, {"src/demo/more.py": f"""
+    make_files(
+        project,
+        {
+            "src/demo/more.py": f"""
         def widen(x):
             # {BUG}: Widen the range before the step function,
             # so that a finite P and T give a finite B.
@@ -230,7 +246,9 @@ def test_the_document_carries_the_reports_sections_and_each_tags_whole_text(proj
             y = x * 2
             # {BUG}: {long_sentence} And a second sentence follows it.
             return y
-        """})
+        """
+        },
+    )
     assert main(["render", BUG, "-o", "-"]) == 0
     text = capsys.readouterr().out
     overview = text[text.index("## Overview") : text.index("## Bug Report")]

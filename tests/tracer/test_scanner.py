@@ -27,7 +27,9 @@ def only(source: str):
     assert len(result.scopes) == 1, result.scopes
     tagged = result.scopes[0]
     s = tagged.scope
-    return (s.qualname, s.kind, s.start_line, s.end_line), [(c.start_line, c.end_line, c.kind, c.text) for c in tagged.changes]
+    return (s.qualname, s.kind, s.start_line, s.end_line), [
+        (c.start_line, c.end_line, c.kind, c.text) for c in tagged.changes
+    ]
 
 
 def test_comment_marks_the_statements_directly_under_it_up_to_a_blank_line():
@@ -345,7 +347,10 @@ def test_each_id_of_a_docstring_gets_the_text_of_the_line_that_first_names_it():
         '''
     )
     changes = result.scopes[0].changes
-    assert [(c.bug_ids, c.text, c.tag_line) for c in changes] == [((A,), "first fix", 4), ((B,), "second fix; see also", 5)]
+    assert [(c.bug_ids, c.text, c.tag_line) for c in changes] == [
+        ((A,), "first fix", 4),
+        ((B,), "second fix; see also", 5),
+    ]
 
 
 # Clauses, decorators and docstrings on the def line (issue 10)
@@ -353,7 +358,12 @@ def test_each_id_of_a_docstring_gets_the_text_of_the_line_that_first_names_it():
 
 @pytest.mark.parametrize(
     ("clause", "header"),
-    [("else:", "else:"), ("elif y:", "elif y:"), ("except ValueError:", "except ValueError:"), ("finally:", "finally:")],
+    [
+        ("else:", "else:"),
+        ("elif y:", "elif y:"),
+        ("except ValueError:", "except ValueError:"),
+        ("finally:", "finally:"),
+    ],
 )
 def test_a_tag_above_a_clause_marks_the_comment_and_the_clause_header(clause, header):
     opener = "try:" if clause.startswith(("except", "finally")) else "if x:"

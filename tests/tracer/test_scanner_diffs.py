@@ -21,5 +21,9 @@ def test_diffs_cut_the_old_function_on_pythons_lines(tmp_path):
     diff = diff_scopes(tmp_path, base, [tagged], {"m.py": split_lines(AFTER)})[("m.py", "f")]
     assert diff.status == "changed"
     assert diff.diff.splitlines()[2:] == [
-        "@@ -3,2 +3,3 @@", " def f():", "-    return 1", "+    # BUG-20250101-001: two", "+    return 2",
+        "@@ -3,2 +3,3 @@",
+        " def f():",
+        "-    return 1",
+        "+    # BUG-20250101-001: two",
+        "+    return 2",
     ]

@@ -147,12 +147,16 @@ def test_a_block_several_tags_of_one_bug_mark_is_listed_once_with_every_tag_line
     ((tagged,),) = [tuple(iter_tagged([scan], "gh-1"))]
     # ... a bug lists each block once: the two tags above mark 2-6 and 3-6, the third one line
     assert [(c.start_line, c.end_line, c.tag_lines, c.text) for c in tagged.changes] == [
-        (2, 6, (2,), "first reason"), (3, 6, (3,), "second reason"), (5, 5, (5,), "second reason"),
+        (2, 6, (2,), "first reason"),
+        (3, 6, (3,), "second reason"),
+        (5, 5, (5,), "second reason"),
     ]
     repeated = scan_source("g.py", "x = [\n    1,  # gh-1: a\n]  # gh-1: b\ny = [  # gh-1: a\n    2]\n", ID)
     ((tagged,),) = [tuple(iter_tagged([repeated], "gh-1"))]
     assert [(c.start_line, c.end_line, c.tag_lines, c.text) for c in tagged.changes] == [
-        (1, 3, (3,), "b"), (2, 2, (2,), "a"), (4, 5, (4,), "a"),
+        (1, 3, (3,), "b"),
+        (2, 2, (2,), "a"),
+        (4, 5, (4,), "a"),
     ]
     twice = scan_source("h.py", "x = (1 +\n     # gh-1: a\n     # gh-1: b\n\n     2)\n", ID)
     ((tagged,),) = [tuple(iter_tagged([twice], "gh-1"))]
@@ -161,8 +165,15 @@ def test_a_block_several_tags_of_one_bug_mark_is_listed_once_with_every_tag_line
 
 
 def test_the_json_of_trace_carries_each_blocks_tag_lines(in_tmp, capsys):
-    make_files(in_tmp, {"pyproject.toml": "[tool.tracer]\nid_pattern = 'gh-\\d+'\n",
-                        "m.py": "x = (1 +\n     # gh-1: a\n     # gh-1: b\n\n     2)\n"})
+    make_files(
+        in_tmp,
+        {
+            "pyproject.toml": "[tool.tracer]\nid_pattern = 'gh-\\d+'\n",
+            "m.py": "x = (1 +\n     # gh-1: a\n     # gh-1: b\n\n     2)\n",
+        },
+    )
     assert main(["trace", "gh-1", "--format", "json"]) == 0
     (function,) = json.loads(capsys.readouterr().out)["functions"]
-    assert function["changes"] == [{"start_line": 1, "end_line": 5, "kind": "comment", "text": "a; b", "tag_lines": [2, 3]}]
+    assert function["changes"] == [
+        {"start_line": 1, "end_line": 5, "kind": "comment", "text": "a; b", "tag_lines": [2, 3]}
+    ]

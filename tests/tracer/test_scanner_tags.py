@@ -72,9 +72,11 @@ def test_the_matcher_moves_forward_only():
 )
 def test_literal_starts_one_per_branch(pattern, literals):
     found = literal_starts(pattern)
-    as_text = None if found is None else {
-        "".join(min(c) if len(c) == 1 else "[" + "".join(sorted(c)) + "]" for c in literal) for literal in found
-    }
+    as_text = (
+        None
+        if found is None
+        else {"".join(min(c) if len(c) == 1 else "[" + "".join(sorted(c)) + "]" for c in literal) for literal in found}
+    )
     assert as_text == literals
 
 

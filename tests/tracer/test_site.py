@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -77,12 +76,15 @@ def project(in_tmp):
     revision = build(in_tmp)
     pyproject = in_tmp / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + f'source_url = "{SOURCE_URL}"\nissue_url = "{ISSUE_URL}"\n')
-    make_files(in_tmp, {
-        REPORT: report_text(BUG, revision=revision, items=ITEMS + GRADIENT_ITEM, body=BODY),
-        "src/demo/other.py": f"def lonely():\n    # {ORPHAN}: a tag without a report\n    return 1\n",
-        # the tests whose results record() writes: results of a test the project does not have count for nothing
-        "tests/test_step.py": "def test_edges():\n    pass\n\n\ndef test_middle(x):\n    pass\n\n\ndef test_gradient():\n    pass\n",
-    })
+    make_files(
+        in_tmp,
+        {
+            REPORT: report_text(BUG, revision=revision, items=ITEMS + GRADIENT_ITEM, body=BODY),
+            "src/demo/other.py": f"def lonely():\n    # {ORPHAN}: a tag without a report\n    return 1\n",
+            # the tests whose results record() writes: results of a test the project does not have count for nothing
+            "tests/test_step.py": "def test_edges():\n    pass\n\n\ndef test_middle(x):\n    pass\n\n\ndef test_gradient():\n    pass\n",
+        },
+    )
     commit_all(in_tmp, "more")
     record(in_tmp)
     return in_tmp
@@ -128,9 +130,13 @@ def test_every_page_parses_and_every_internal_link_resolves(project, capsys):
     external = set()
     for name, tree in parsed.items():
         scripts = [s.get("src") for s in tree.iter("script")]
-        assert scripts == [("../" if "/" in name else "") + s for s in ("search-index.js", "site.js")], name  # no inline script
+        assert scripts == [("../" if "/" in name else "") + s for s in ("search-index.js", "site.js")], (
+            name
+        )  # no inline script
         assert tree.find("head/link[@rel='stylesheet']").get("href").endswith("style.css")
-        assert all(table.find("thead/tr/th") is not None for table in tree.iter("table")), f"{name}: a table without header cells"
+        assert all(table.find("thead/tr/th") is not None for table in tree.iter("table")), (
+            f"{name}: a table without header cells"
+        )
         for element in tree.iter():
             target = element.get("href") or element.get("src")
             if target is None or element.tag not in ("a", "link", "img", "script"):
@@ -156,7 +162,9 @@ def test_the_index_has_a_row_per_bug_with_its_counts(project, capsys):
     failed = {item for _, item, _, outcome, current in RESULTS if outcome == "failed"}
     verified = items - failed
     assert cells["Bug"].startswith(BUG) and row.find("th/a").get("href") == f"bugs/{BUG.lower()}.html"
-    assert cells["Title"] == "Overflow in the step function" and cells["Severity"] == "High" and cells["Status"] == "fixed"
+    assert (
+        cells["Title"] == "Overflow in the step function" and cells["Severity"] == "High" and cells["Status"] == "fixed"
+    )
     assert cells["Verified"] == f"{len(verified)}/3"  # the manual sign-off is done, not verified
     assert (cells["Stale"], cells["Failed"], cells["Proven"]) == ("0", str(len(failed)), "0")
     assert ISSUE_URL.format(id=BUG) in [a.get("href") for a in row.iter("a")]
@@ -180,7 +188,11 @@ def expected_cell(item: str, facts: dict[str, str]) -> tuple[str, int, set[str]]
 def check_matrix(table, row_id) -> None:
     """Rows are the checklist items, columns the environments (then the proofs); each cell the
     verdict and its test count, the tests themselves inside the cell's <details>."""
-    environments = [th.get("title") for th in table.findall("thead/tr/th") if "env-col" in classes(th) and "proof-col" not in classes(th)]
+    environments = [
+        th.get("title")
+        for th in table.findall("thead/tr/th")
+        if "env-col" in classes(th) and "proof-col" not in classes(th)
+    ]
     assert environments == sorted(label(facts) for facts in (CPU, GPU))
     by_label = {label(facts): facts for facts in (CPU, GPU)}
     rows = [r for r in table.iter("tr") if r.get("id")]
@@ -253,7 +265,9 @@ def test_links_go_to_the_code_at_the_head_commit_and_to_the_issue(project, capsy
     assert ISSUE_URL.format(id=BUG) in links
     for function in trace(capsys, BUG)["functions"]:
         for change in function["changes"]:
-            url = SOURCE_URL.format(commit=head, path=function["path"], start=change["start_line"], end=change["end_line"])
+            url = SOURCE_URL.format(
+                commit=head, path=function["path"], start=change["start_line"], end=change["end_line"]
+            )
             assert url in links
     capsys.readouterr()
     assert main(["render", BUG, "-o", "-"]) == 0
@@ -268,7 +282,9 @@ def test_the_tags_page_shows_every_tag_by_file_orphans_included(project, capsys)
     for data in every:
         for function in data["functions"]:
             for change in function["changes"]:
-                expected.setdefault(function["path"], set()).add((f"{change['start_line']}-{change['end_line']}", function["qualname"], change["text"]))
+                expected.setdefault(function["path"], set()).add(
+                    (f"{change['start_line']}-{change['end_line']}", function["qualname"], change["text"])
+                )
     shown: dict[str, set[tuple[str, str, str]]] = {}
     for section in tree.iter("section"):
         path = text_of(section.find("h2"))
@@ -277,7 +293,11 @@ def test_the_tags_page_shows_every_tag_by_file_orphans_included(project, capsys)
             shown.setdefault(path, set()).add((cells[0], cells[1], cells[4]))
     assert shown == expected
     bug_page = parse(project / SITE / f"bugs/{BUG.lower()}.html")
-    sections = {s.get("id"): (s.get("data-path"), s.get("data-qualname")) for s in bug_page.iter("section") if "function" in classes(s)}
+    sections = {
+        s.get("id"): (s.get("data-path"), s.get("data-qualname"))
+        for s in bug_page.iter("section")
+        if "function" in classes(s)
+    }
     for section in tree.iter("section"):  # each scope links to its own section of the bug page
         path = text_of(section.find("h2"))
         for row in section.findall(".//tbody/tr"):
@@ -327,10 +347,12 @@ def test_a_changed_tagged_file_changes_its_bug_page(project, capsys):
 def test_text_is_escaped_never_markup(in_tmp, capsys):
     revision = build(in_tmp)
     title = '"<script>alert(1)</script> & <b>bold</b>"'
-    make_files(in_tmp, {REPORT: report_text(BUG, title=title, revision=revision, items=ITEMS, body=BODY + "\n<i>raw</i>\n")})
+    make_files(
+        in_tmp, {REPORT: report_text(BUG, title=title, revision=revision, items=ITEMS, body=BODY + "\n<i>raw</i>\n")}
+    )
     folder = built(in_tmp, capsys)
     for name, tree in pages(folder).items():
-        assert all(s.get("src").endswith((".js")) and not (s.text or "").strip() for s in tree.iter("script")), name
+        assert all(s.get("src").endswith(".js") and not (s.text or "").strip() for s in tree.iter("script")), name
         assert not list(tree.iter("b")) and not list(tree.iter("i")), name
     page = parse(folder / f"bugs/{BUG.lower()}.html")
     assert text_of(page.find(".//h1")) == f"{BUG} <script>alert(1)</script> & <b>bold</b>"
@@ -365,7 +387,12 @@ def test_a_bug_without_a_report_loses_its_page_but_the_users_own_files_stay(proj
 
 
 def test_a_project_template_extends_the_built_in_one(project, capsys):
-    make_files(project, {"templates/site-bug.html.j2": '{% extends "tracer/site-bug.html.j2" %}{% block footer %}<p id="ours">OUR FOOTER</p>{% endblock %}'})
+    make_files(
+        project,
+        {
+            "templates/site-bug.html.j2": '{% extends "tracer/site-bug.html.j2" %}{% block footer %}<p id="ours">OUR FOOTER</p>{% endblock %}'
+        },
+    )
     folder = built(project, capsys)
     assert text_of(parse(folder / f"bugs/{BUG.lower()}.html").find(".//p[@id='ours']")) == "OUR FOOTER"
     assert parse(folder / "index.html").find(".//p[@id='ours']") is None
@@ -395,16 +422,28 @@ def test_a_report_is_a_page_of_the_site_and_its_links_stay_inside(project, capsy
     """Published alone, the site links to no file outside it: a link between reports goes to the
     report's page, a link to another file of the repository becomes its text."""
     other = "BUG-20250303-003"
-    make_files(project, {
-        "docs/design.md": "# Design\n",
-        f"docs/bug_reports/{other.lower()}-other.md": report_text(other, title="Other", items=ITEMS, body="\n## Notes\nSee [the first](" + Path(REPORT).name + "#notes).\n"),
-        REPORT: (project / REPORT).read_text().replace("A stable sigmoid.", "A stable sigmoid, see [the design](../design.md)."),
-    })
+    make_files(
+        project,
+        {
+            "docs/design.md": "# Design\n",
+            f"docs/bug_reports/{other.lower()}-other.md": report_text(
+                other,
+                title="Other",
+                items=ITEMS,
+                body="\n## Notes\nSee [the first](" + Path(REPORT).name + "#notes).\n",
+            ),
+            REPORT: (project / REPORT)
+            .read_text()
+            .replace("A stable sigmoid.", "A stable sigmoid, see [the design](../design.md)."),
+        },
+    )
     folder = built(project, capsys)
     bug = parse(folder / f"bugs/{BUG.lower()}.html")
     (report_link,) = [a for a in bug.iter("a") if text_of(a) == "the report as written"]
     assert report_link.get("href") == f"../reports/{BUG.lower()}.html"
-    assert not [a for a in bug.iter("a") if text_of(a) == "the design"] and "see the design" in text_of(bug.find(".//article"))
+    assert not [a for a in bug.iter("a") if text_of(a) == "the design"] and "see the design" in text_of(
+        bug.find(".//article")
+    )
     page = parse(folder / f"reports/{other.lower()}.html")
     (link,) = [a for a in page.iter("a") if text_of(a) == "the first"]
     assert link.get("href") == f"{BUG.lower()}.html#notes"
@@ -418,10 +457,13 @@ def test_hostile_reports_and_configuration_give_text_and_web_links_only(in_tmp, 
     pyproject = in_tmp / "pyproject.toml"
     # a link template that is not http(s) is a configuration error (test_untrusted); the report's links are data here
     pyproject.write_text(pyproject.read_text() + 'issue_url = "https://example.org/issues/{id}"\n')
-    body = BODY.replace("A stable sigmoid.", (
-        "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
-        "[data](data:text/html,hi) [file](file:///etc/passwd) [web](https://example.org/ok) ![pic](https://example.org/p.png)"
-    ))
+    body = BODY.replace(
+        "A stable sigmoid.",
+        (
+            "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+            "[data](data:text/html,hi) [file](file:///etc/passwd) [web](https://example.org/ok) ![pic](https://example.org/p.png)"
+        ),
+    )
     make_files(in_tmp, {REPORT: report_text(BUG, revision=revision, items=ITEMS, body=body)})
     folder = built(in_tmp, capsys)
     for name, tree in pages(folder).items():
@@ -434,20 +476,35 @@ def test_hostile_reports_and_configuration_give_text_and_web_links_only(in_tmp, 
                 assert urlsplit(href).scheme in ("http", "https"), (name, href)
     report = parse(folder / f"reports/{BUG.lower()}.html")
     assert "<script>alert(1)</script>" in text_of(report.find(".//article"))
-    assert [a.get("href") for a in report.iter("a") if text_of(a) in ("web", "click", "data", "file")] == ["https://example.org/ok"]
+    assert [a.get("href") for a in report.iter("a") if text_of(a) in ("web", "click", "data", "file")] == [
+        "https://example.org/ok"
+    ]
 
 
 def test_the_sidebar_lists_every_bug_under_its_status(project, capsys):
-    make_files(project, {
-        f"docs/bug_reports/{b.lower()}-x.md": report_text(b, title=f"Bug {b}", status=status, items=ITEMS)
-        for b, status in (("BUG-20250303-003", "open"), ("BUG-20250303-004", "closed"), ("BUG-20250303-005", "open"))
-    })
+    make_files(
+        project,
+        {
+            f"docs/bug_reports/{b.lower()}-x.md": report_text(b, title=f"Bug {b}", status=status, items=ITEMS)
+            for b, status in (
+                ("BUG-20250303-003", "open"),
+                ("BUG-20250303-004", "closed"),
+                ("BUG-20250303-005", "open"),
+            )
+        },
+    )
     folder = built(project, capsys)
     for name, tree in pages(folder).items():
         sidebar = tree.find(".//nav[@class='sidebar']")
-        groups = [(text_of(h).split()[0], [text_of(a.find("span")) for a in ul.iter("a")])
-                  for h, ul in zip(sidebar.findall("h2"), sidebar.findall("ul[@class='bugs']"))]
-        assert groups == [("Open", ["BUG-20250303-003", "BUG-20250303-005"]), ("Fixed", [BUG]), ("Closed", ["BUG-20250303-004"])], name
+        groups = [
+            (text_of(h).split()[0], [text_of(a.find("span")) for a in ul.iter("a")])
+            for h, ul in zip(sidebar.findall("h2"), sidebar.findall("ul[@class='bugs']"))
+        ]
+        assert groups == [
+            ("Open", ["BUG-20250303-003", "BUG-20250303-005"]),
+            ("Fixed", [BUG]),
+            ("Closed", ["BUG-20250303-004"]),
+        ], name
         current = [a.get("href") for a in sidebar.iter("a") if a.get("aria-current") == "page"]
         assert len(current) == (0 if name.startswith("reports/") else 1), name
 
@@ -491,11 +548,25 @@ def test_the_search_index_holds_ids_titles_items_scopes_and_tag_texts(project, c
         return " ".join(words[place] for place in places)
 
     (bug,) = index["bugs"]
-    assert [bug[0], text(bug[1]), text(bug[2]), bug[3], text(bug[4])] == [BUG, "Overflow in the step function", "fixed", None, "nan"]
-    assert [[item, text(places)] for item, places in bug[5]] == [["edge-cases", "Edge cases"], ["reviewed", "Reviewed by hand"], ["gradient", "Gradient"]]
+    assert [bug[0], text(bug[1]), text(bug[2]), bug[3], text(bug[4])] == [
+        BUG,
+        "Overflow in the step function",
+        "fixed",
+        None,
+        "nan",
+    ]
+    assert [[item, text(places)] for item, places in bug[5]] == [
+        ["edge-cases", "Edge cases"],
+        ["reviewed", "Reviewed by hand"],
+        ["gradient", "Gradient"],
+    ]
     functions = trace(capsys, BUG)["functions"]
-    assert [(scope, index["paths"][path]) for scope, path, _ in bug[6]] == [(f["qualname"], f["path"]) for f in functions]
-    assert [[text(t) for t in texts] for _, _, texts in bug[6]] == [[c["text"] for c in f["changes"] if c["text"]] for f in functions]
+    assert [(scope, index["paths"][path]) for scope, path, _ in bug[6]] == [
+        (f["qualname"], f["path"]) for f in functions
+    ]
+    assert [[text(t) for t in texts] for _, _, texts in bug[6]] == [
+        [c["text"] for c in f["changes"] if c["text"]] for f in functions
+    ]
     assert len(words) == len(set(words))
 
 
@@ -509,7 +580,9 @@ CHROMIUM = next((found for name in ("chromium", "chromium-browser") if (found :=
 ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)"
+)
 
 PROBE = r"""
 window.addEventListener("load", function () {
@@ -566,9 +639,18 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     assert CHROMIUM is not None
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-        f"--user-data-dir={profile}", *args,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
     ]
     return subprocess.run(command, capture_output=True, timeout=180, check=False)
 
@@ -583,13 +665,25 @@ def probe(folder: Path, tmp_path: Path, searches: list[str]) -> tuple[Path, list
     for name in names:
         page = copy / name
         script = "../" * name.count("/") + "probe.js"
-        page.write_text(page.read_text(encoding="utf-8").replace("</body>", f'<script src="{script}"></script></body>'), encoding="utf-8")
+        page.write_text(
+            page.read_text(encoding="utf-8").replace("</body>", f'<script src="{script}"></script></body>'),
+            encoding="utf-8",
+        )
     frames = [(name, width, height) for name in names for width, height in WIDTHS.values()]
     frames += [(f"index.html?q={query}", 390, 844) for query in searches]
     (copy / "harness.html").write_text(
-        HARNESS.replace("{frames}", "\n".join(f'<iframe src="{src}" width="{w}" height="{h}"></iframe>' for src, w, h in frames)), encoding="utf-8",
+        HARNESS.replace(
+            "{frames}", "\n".join(f'<iframe src="{src}" width="{w}" height="{h}"></iframe>' for src, w, h in frames)
+        ),
+        encoding="utf-8",
     )
-    run = chromium(tmp_path, "--virtual-time-budget=20000", "--window-size=1400,900", "--dump-dom", (copy / "harness.html").as_uri())
+    run = chromium(
+        tmp_path,
+        "--virtual-time-budget=20000",
+        "--window-size=1400,900",
+        "--dump-dom",
+        (copy / "harness.html").as_uri(),
+    )
     dumped = html5lib.parse(run.stdout.decode(), namespaceHTMLElements=False).find(".//pre[@id='results']")
     results = json.loads(dumped.text or "[]") if dumped is not None else []
     assert len(results) == len(frames), run.stderr.decode(errors="replace")[-3000:]
@@ -609,7 +703,9 @@ def check_pages_in_chromium(folder: Path, tmp_path: Path, searches: dict[str, st
         where = f"{result['page']}{result['query']} at {result['width']} px"
         assert result["width"] in (w for w, _ in WIDTHS.values()), where
         assert result["overflow"] == [] and result["scrollWidth"] <= result["width"], where
-        assert set(result["scrollers"]) <= {"div.matrix-scroll", "pre"}, where  # the matrix and code scroll in their own box
+        assert set(result["scrollers"]) <= {"div.matrix-scroll", "pre"}, (
+            where
+        )  # the matrix and code scroll in their own box
         for link in result["links"] + [r["href"] for r in result["search"] or []]:
             parts = urlsplit(link)
             if parts.scheme != "file":
@@ -639,7 +735,9 @@ def test_chromium_every_page_fits_the_screen_links_resolve_and_search_finds(proj
 def repository_site(tmp_path_factory) -> Path:
     """This repository's own site: its one real bug, with long code lines and 17 items."""
     out = tmp_path_factory.mktemp("repository-site")
-    run = subprocess.run([sys.executable, "-m", "tracer", "site", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "tracer", "site", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stderr
     return out
 
@@ -685,7 +783,9 @@ def test_chromium_screenshots_of_the_index_a_bug_the_matrix_and_the_tags(reposit
     bug = next((repository_site / "bugs").glob("*.html")).relative_to(repository_site).as_posix()
     for name, page in (("index", "index.html"), ("bug", bug), ("matrix", "matrix.html"), ("tags", "tags.html")):
         shot = tmp_path / f"{name}-{width}.png"
-        run = chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}", (repository_site / page).as_uri())
+        run = chromium(
+            tmp_path, f"--screenshot={shot}", f"--window-size={width},{height}", (repository_site / page).as_uri()
+        )
         assert shot.is_file(), run.stderr.decode(errors="replace")[-2000:]
         shot_width, shot_height, values = png_facts(shot)
         assert (shot_width, shot_height) == (width, height)

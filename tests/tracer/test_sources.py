@@ -197,7 +197,9 @@ def test_the_id_pattern_is_compiled_once_per_run_not_per_file(tmp_path, monkeypa
     config = Config(root=tmp_path)
     patterns: list[object] = []
     real = tracer.sources._scan_bytes
-    monkeypatch.setattr(tracer.sources, "_scan_bytes", lambda path, data, regex: patterns.append(regex) or real(path, data, regex))
+    monkeypatch.setattr(
+        tracer.sources, "_scan_bytes", lambda path, data, regex: patterns.append(regex) or real(path, data, regex)
+    )
     scan_project(config, use_cache=False)
     assert len(patterns) == 3 and all(regex is config.id_regex for regex in patterns)
 

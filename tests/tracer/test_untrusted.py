@@ -60,7 +60,11 @@ def run(capsys, *args: str) -> tuple[int, str]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file of a folder and its bytes, tracer's cache left out."""
     files = (p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink())
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in files if not p.relative_to(folder).as_posix().startswith(".tracer-cache/")}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in files
+        if not p.relative_to(folder).as_posix().startswith(".tracer-cache/")
+    }
 
 
 def holding(root: Path, text: str) -> list[str]:
@@ -68,8 +72,12 @@ def holding(root: Path, text: str) -> list[str]:
     return [path for path, data in snapshot(root).items() if not path.startswith(".git/") and text.encode() in data]
 
 
-def evidence_text(root: Path, facts: dict[str, str], results: list[tuple[str, str, str]],
-                  proof: dict[str, dict[str, Verdict]] | None = None) -> str:
+def evidence_text(
+    root: Path,
+    facts: dict[str, str],
+    results: list[tuple[str, str, str]],
+    proof: dict[str, dict[str, Verdict]] | None = None,
+) -> str:
     """An evidence file of `facts` with passes on the bug's code as it is now, as a run would write it."""
     config = load_config(root)
     prints = fingerprints(config.root, Project(config).tagged(BUG))
@@ -81,7 +89,9 @@ def evidence_text(root: Path, facts: dict[str, str], results: list[tuple[str, st
     return file.to_json()
 
 
-def plant(root: Path, facts: dict[str, str], results: list[tuple[str, str, str]], **proof: dict[str, dict[str, Verdict]]) -> Path:
+def plant(
+    root: Path, facts: dict[str, str], results: list[tuple[str, str, str]], **proof: dict[str, dict[str, Verdict]]
+) -> Path:
     """Evidence committed by the pull request itself, where tracer reads it."""
     path = evidence_folder(load_config(root), BUG) / f"{Environment.of(facts).file_stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,13 +103,21 @@ def plant(root: Path, facts: dict[str, str], results: list[tuple[str, str, str]]
 
 
 def test_a_template_that_includes_a_link_to_a_secret_never_shows_it(clean, outside, capsys):
-    make_files(clean, {"templates/code_changes.md.j2": '{% extends "tracer/code_changes.md.j2" %}\n'
-                                                       '{% block footer %}{% include "leak.txt" %}{% endblock %}\n'})
+    make_files(
+        clean,
+        {
+            "templates/code_changes.md.j2": '{% extends "tracer/code_changes.md.j2" %}\n'
+            '{% block footer %}{% include "leak.txt" %}{% endblock %}\n'
+        },
+    )
     (clean / "templates" / "leak.txt").symlink_to(outside / "secret.txt")
     (clean / "templates" / "index.md.j2").symlink_to(outside / "secret.txt")
     code, shown = run(capsys, "check", "--diff")
     assert code == 1
-    assert "C201 cannot render: template error: templates/leak.txt: leads out of the project (through a symlink); not followed" in shown
+    assert (
+        "C201 cannot render: template error: templates/leak.txt: leads out of the project (through a symlink); not followed"
+        in shown
+    )
     assert "templates/index.md.j2: leads out of the project" in shown
     for args in (["render", "--all"], ["site"], ["check", "--format", "json", "--diff"], ["render", BUG, "-o", "-"]):
         code, shown = run(capsys, *args)
@@ -112,7 +130,10 @@ def test_a_report_that_links_out_of_the_project_is_not_read(clean, outside, caps
     (clean / "docs/bug_reports/bug-20250101-002-leak.md").symlink_to(outside / "report.md")
     code, shown = run(capsys, "check")
     assert code == 1
-    assert "docs/bug_reports/bug-20250101-002-leak.md:1: R001 leads out of the project (through a symlink); not followed" in shown
+    assert (
+        "docs/bug_reports/bug-20250101-002-leak.md:1: R001 leads out of the project (through a symlink); not followed"
+        in shown
+    )
     for args in (["list"], ["list", "--format", "json"], ["render", "--all"], ["site"]):
         assert SECRET not in run(capsys, *args)[1], args
     assert holding(clean, SECRET) == []
@@ -180,8 +201,10 @@ def test_a_cache_that_git_tracks_is_not_trusted(tested, capsys):
     from tracer.cache import digest_of
     from tracer.evidence import _schema_text
 
-    broken = '{"schema_version": 1, "fingerprint_scheme": 2, "bug_id": "' + BUG + '", "environment": {"device": "cpu"}, ' \
-             '"fingerprints": {}, "items": {"edge-cases": ["not", "a", "mapping"]}}'
+    broken = (
+        '{"schema_version": 1, "fingerprint_scheme": 2, "bug_id": "' + BUG + '", "environment": {"device": "cpu"}, '
+        '"fingerprints": {}, "items": {"edge-cases": ["not", "a", "mapping"]}}'
+    )
     path = evidence_folder(load_config(tested), BUG) / f"{Environment.of({'device': 'cpu'}).file_stem}.json"
     path.write_text(broken)
     make_files(tested, {f".tracer-cache/evidence/valid-{digest_of(_schema_text(), broken)}": "valid"})
@@ -205,7 +228,9 @@ def test_output_file_goes_where_the_user_points_but_never_through_a_planted_link
     code, shown = run(capsys, "site", "-o", "out/site", "--force")
     assert code == 2 and "goes through out, a symlink inside the project" in shown
     assert snapshot(outside) == before
-    assert run(capsys, "check", "--format", "sarif", "--output-file", str(outside / "tracer.sarif"))[0] == 0  # the user's choice
+    assert (
+        run(capsys, "check", "--format", "sarif", "--output-file", str(outside / "tracer.sarif"))[0] == 0
+    )  # the user's choice
     assert json.loads((outside / "tracer.sarif").read_text())["version"] == "2.1.0"
 
 
@@ -218,7 +243,9 @@ def test_output_file_never_replaces_a_file_tracer_did_not_write(clean, capsys, f
     source = clean / "src/demo/step.py"
     source.write_text(source.read_text() + "\n# BUG-2025-9: a malformed tag, so there is a finding\n")
     assert run(capsys, "check", "--format", fmt, "--diff", "--output-file", "findings.out")[0] == 1
-    assert run(capsys, "check", "--format", fmt, "--diff", "--output-file", "findings.out")[0] == 1  # its own output: replaced
+    assert (
+        run(capsys, "check", "--format", fmt, "--diff", "--output-file", "findings.out")[0] == 1
+    )  # its own output: replaced
     assert run(capsys, "check", "--format", fmt, "--output-file", "notes.txt", "--force")[0] == 1
     assert "my own notes" not in (clean / "notes.txt").read_text()
 
@@ -227,7 +254,9 @@ def test_site_never_replaces_files_it_did_not_write(clean, capsys):
     make_files(clean, {"public/index.html": "<p>my own page</p>\n", "public/style.css": "body {}\n"})
     code, shown = run(capsys, "site", "-o", "public")
     assert code == 2 and "tracer did not write it: nothing written" in shown
-    assert (clean / "public/index.html").read_text() == "<p>my own page</p>\n" and not (clean / "public/matrix.html").exists()
+    assert (clean / "public/index.html").read_text() == "<p>my own page</p>\n" and not (
+        clean / "public/matrix.html"
+    ).exists()
     assert run(capsys, "site", "-o", "public", "--force")[0] == 0
     assert run(capsys, "site", "-o", "public")[0] == 0  # its own pages: replaced without --force
     assert "tracer site" in (clean / "public/index.html").read_text()
@@ -245,10 +274,15 @@ def hostile_project(root: Path) -> None:
     text = report_text(BUG, title=yaml_text, items=ITEMS.replace("text: Edge cases", f"text: {yaml_text}"))
     text = text.replace("author: someone", f"author: {yaml_text}")
     revision = git(root, "rev-parse", "HEAD~1").strip()
-    make_files(root, {REPORT: text.replace("checklist:", f"pre_fix_revision: {revision}\nchecklist:"),
-                      "tests/test_step.py": TESTS,
-                      "src/demo/\x1b[31m::warning::x.py": f"def f():\n    # {BUG}: {HOSTILE.splitlines()[-1]}\n    return 1\n",
-                      "src/demo/bad.py": "def g():\n    # BUG-2025-9: ::error file=x::pwned \x1b[2J\n    return 1\n"})
+    make_files(
+        root,
+        {
+            REPORT: text.replace("checklist:", f"pre_fix_revision: {revision}\nchecklist:"),
+            "tests/test_step.py": TESTS,
+            "src/demo/\x1b[31m::warning::x.py": f"def f():\n    # {BUG}: {HOSTILE.splitlines()[-1]}\n    return 1\n",
+            "src/demo/bad.py": "def g():\n    # BUG-2025-9: ::error file=x::pwned \x1b[2J\n    return 1\n",
+        },
+    )
     plant(root, {**CPU, "device": HOSTILE}, [("edge-cases", "tests/test_step.py::test_edges", "failed")])
     signoffs = evidence_folder(load_config(root), BUG) / "signoffs.json"
     data = json.loads(signoffs.read_text())
@@ -256,8 +290,19 @@ def hostile_project(root: Path) -> None:
     signoffs.write_text(json.dumps(data))
 
 
-COMMANDS = [["check"], ["check", "--diff"], ["check", "--strict", "--diff"], ["list"], ["trace", "--all"], ["trace", BUG],
-            ["render", BUG, "-o", "-"], ["render", "--all"], ["site"], ["check", "--format", "json"], ["check", "--format", "sarif"]]
+COMMANDS = [
+    ["check"],
+    ["check", "--diff"],
+    ["check", "--strict", "--diff"],
+    ["list"],
+    ["trace", "--all"],
+    ["trace", BUG],
+    ["render", BUG, "-o", "-"],
+    ["render", "--all"],
+    ["site"],
+    ["check", "--format", "json"],
+    ["check", "--format", "sarif"],
+]
 
 
 def test_no_output_line_starts_a_workflow_command_or_holds_an_escape(clean, capsys):
@@ -272,7 +317,9 @@ def test_no_output_line_starts_a_workflow_command_or_holds_an_escape(clean, caps
     code, shown = run(capsys, "check", "--format", "github")
     lines = shown.splitlines()
     annotations = [line for line in lines if line.startswith("::")]
-    assert annotations and all(re.match(r"::(error|warning) file=[^:,]*,line=\d+,title=[A-Z]\d{3}::", line) for line in annotations)
+    assert annotations and all(
+        re.match(r"::(error|warning) file=[^:,]*,line=\d+,title=[A-Z]\d{3}::", line) for line in annotations
+    )
     assert len(annotations) == len(json.loads(run(capsys, "check", "--format", "json")[1]))
     assert "\x1b" not in shown
 
@@ -282,13 +329,21 @@ def test_no_heading_or_ticked_box_is_injected_into_the_documents(clean, capsys):
 
     hostile_project(clean)
     assert run(capsys, "render", "--all")[0] == 0
-    document = (clean / DOCUMENT).read_text(encoding="utf-8", errors="surrogateescape").split("---\n", 2)[2]  # as renderers, past the front matter
+    document = (
+        (clean / DOCUMENT).read_text(encoding="utf-8", errors="surrogateescape").split("---\n", 2)[2]
+    )  # as renderers, past the front matter
     tokens = MarkdownIt("commonmark").enable("table").parse(document)
     headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
-    assert not [h for h in headings if h.startswith(("Sign-off", "approved"))]  # the title's text stays in the title's heading
+    assert not [
+        h for h in headings if h.startswith(("Sign-off", "approved"))
+    ]  # the title's text stays in the title's heading
     ticked = [line for line in document.splitlines() if re.match(r"\s*[-*+] \[x\]", line)]
     assert ticked == []  # no item is done: edge-cases failed, and the sign-off is of older code
-    assert not [t for t in tokens if t.type in ("html_block", "html_inline", "link_open", "image") and "approved" in str(t.content)]
+    assert not [
+        t
+        for t in tokens
+        if t.type in ("html_block", "html_inline", "link_open", "image") and "approved" in str(t.content)
+    ]
     index = (clean / "docs/bug_reports/index.md").read_text()
     assert len([t for t in MarkdownIt("commonmark").enable("table").parse(index) if t.type == "tr_open"]) == 2
 
@@ -307,13 +362,19 @@ def test_sarif_and_json_are_valid_for_any_file_name(clean, capsys):
     schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
     names = [b"a b%#?.py", b"caf\xe9.py", "ünï[x](y).py".encode(), b"\x1b[31m.py", b"::x.py"]
     for name in names:
-        (clean / "src/demo").joinpath(os.fsdecode(name)).write_text("def g():\n    # BUG-2025-9: malformed\n    return 1\n")
+        (clean / "src/demo").joinpath(os.fsdecode(name)).write_text(
+            "def g():\n    # BUG-2025-9: malformed\n    return 1\n"
+        )
     assert run(capsys, "check", "--format", "sarif", "--output-file", "tracer.sarif")[0] == 1
     log = json.loads((clean / "tracer.sarif").read_bytes().decode("utf-8"))  # valid UTF-8, valid JSON
     checker = jsonschema.FormatChecker()
     assert "uri-reference" in checker.checkers  # so that the URIs are checked too (rfc3986-validator)
     jsonschema.Draft4Validator(schema, format_checker=checker).validate(log)
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"] if r["ruleId"] == "C103"}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+        if r["ruleId"] == "C103"
+    }
     assert {unquote_to_bytes(uri) for uri in uris} == {b"src/demo/" + name for name in names}
     assert f"src/demo/{quote(b'caf' + bytes([0xE9]))}.py" in uris
     assert run(capsys, "check", "--format", "json", "--output-file", "findings.json")[0] == 1
@@ -324,32 +385,47 @@ def test_sarif_and_json_are_valid_for_any_file_name(clean, capsys):
 # 3. Only tests the project has count
 
 
-@pytest.mark.parametrize("test_id", [
-    "../../etc/passwd::x",
-    "/etc/passwd::x",
-    "tests/../src/demo/step.py::test_x",
-    "tests/test_step.py::test_nope",
-    "tests/test_step.py::TestStep::test_nope",
-    "tests/test_gone.py::test_edges",
-    "src/demo/step.py::step",
-    "tests/test_step.py",
-])
+@pytest.mark.parametrize(
+    "test_id",
+    [
+        "../../etc/passwd::x",
+        "/etc/passwd::x",
+        "tests/../src/demo/step.py::test_x",
+        "tests/test_step.py::test_nope",
+        "tests/test_step.py::TestStep::test_nope",
+        "tests/test_gone.py::test_edges",
+        "src/demo/step.py::step",
+        "tests/test_step.py",
+    ],
+)
 def test_merge_admits_only_tests_the_project_has(tested, outside, capsys, test_id):
     good = outside / "good.json"
-    good.write_text(evidence_text(tested, {**CPU, "device": "gpu"}, [("edge-cases", "tests/test_step.py::test_edges[cuda]", "passed")]))
+    good.write_text(
+        evidence_text(
+            tested, {**CPU, "device": "gpu"}, [("edge-cases", "tests/test_step.py::test_edges[cuda]", "passed")]
+        )
+    )
     bad = outside / "bad.json"
     bad.write_text(evidence_text(tested, CPU, [("edge-cases", test_id, "passed")]))
     before = snapshot(tested)
     code, shown = run(capsys, "evidence", "merge", str(good), str(bad))
-    assert code == 2 and f"{bad}:1: item 'edge-cases': test {test_id!r}" in shown and "only tests the project has count" in shown
+    assert (
+        code == 2
+        and f"{bad}:1: item 'edge-cases': test {test_id!r}" in shown
+        and "only tests the project has count" in shown
+    )
     assert snapshot(tested) == before  # the good file was not written either
     assert run(capsys, "evidence", "merge", str(good))[0] == 0
 
 
 def test_committed_results_of_ghost_tests_never_verify_an_item(tested, capsys):
     ghosts = ["../../../etc/passwd::x", "tests/test_step.py::test_forged", "tests/nowhere.py::test_x"]
-    path = plant(tested, CPU, [("edge-cases", ghost, "passed") for ghost in ghosts],
-                 proof={"edge-cases": {ghost: Verdict.PROVEN for ghost in ghosts}})
+    path = plant(
+        tested,
+        CPU,
+        [("edge-cases", ghost, "passed") for ghost in ghosts],
+        proof={"edge-cases": {ghost: Verdict.PROVEN for ghost in ghosts}},
+    )
     assert run(capsys, "render", "--all")[0] == 0
     document = (tested / DOCUMENT).read_text()
     assert "- [ ] Edge cases (`edge-cases`): **open**: no linked test has run" in document
@@ -358,14 +434,22 @@ def test_committed_results_of_ghost_tests_never_verify_an_item(tested, capsys):
     assert code == 1
     shown_path = path.relative_to(tested).as_posix()
     assert f"{shown_path}:1: C309 item 'edge-cases': test '../../../etc/passwd::x' names a file with '..'" in shown
-    assert f"{shown_path}:1: C309 item 'edge-cases': test 'tests/test_step.py::test_forged' names a test that tests/test_step.py does not define" in shown
-    assert f"{shown_path}:1: C309 item 'edge-cases': test 'tests/nowhere.py::test_x' names tests/nowhere.py, which the project does not have" in shown
+    assert (
+        f"{shown_path}:1: C309 item 'edge-cases': test 'tests/test_step.py::test_forged' names a test that tests/test_step.py does not define"
+        in shown
+    )
+    assert (
+        f"{shown_path}:1: C309 item 'edge-cases': test 'tests/nowhere.py::test_x' names tests/nowhere.py, which the project does not have"
+        in shown
+    )
     data = json.loads(run(capsys, "check", "--format", "json")[1])
     (item,) = [f["item"] for f in data if f.get("item", {}).get("id") == "edge-cases"]
     assert item["state"] == "open" and item["results"] == []
     plant(tested, CPU, [("edge-cases", "tests/test_step.py::TestStep::test_middle", "passed")])
     assert run(capsys, "render", "--all")[0] == 0
-    assert "- [x] Edge cases (`edge-cases`): **verified**: by `TestStep::test_middle`" in (tested / DOCUMENT).read_text()
+    assert (
+        "- [x] Edge cases (`edge-cases`): **verified**: by `TestStep::test_middle`" in (tested / DOCUMENT).read_text()
+    )
 
 
 @pytest.mark.parametrize("implementation", ["signoffs", "SIGNOFFS", "Signoffs"])
@@ -373,9 +457,15 @@ def test_no_environment_can_replace_the_sign_offs(tested, outside, capsys, imple
     signoffs = evidence_folder(load_config(tested), BUG) / "signoffs.json"
     before = signoffs.read_bytes()
     merged = outside / "evidence.json"
-    merged.write_text(evidence_text(tested, {"implementation": implementation}, [("edge-cases", "tests/test_step.py::test_edges", "passed")]))
+    merged.write_text(
+        evidence_text(
+            tested, {"implementation": implementation}, [("edge-cases", "tests/test_step.py::test_edges", "passed")]
+        )
+    )
     code, shown = run(capsys, "evidence", "merge", str(merged))
-    assert code == 0 and re.search(rf"wrote docs/bug_reports/evidence/{BUG.lower()}/{implementation}-[0-9a-f]{{8}}\.json", shown)
+    assert code == 0 and re.search(
+        rf"wrote docs/bug_reports/evidence/{BUG.lower()}/{implementation}-[0-9a-f]{{8}}\.json", shown
+    )
     assert signoffs.read_bytes() == before
     merged.write_text(evidence_text(tested, {}, []))
     code, shown = run(capsys, "evidence", "merge", str(merged))
@@ -399,8 +489,11 @@ def test_a_lone_surrogate_in_an_evidence_file_is_that_files_finding(tested, outs
     good = outside / "good.json"
     good.write_text(evidence_text(tested, CPU, [("edge-cases", "tests/test_step.py::test_edges", "passed")]))
     bad = outside / "bad.json"
-    bad.write_text(evidence_text(tested, {**CPU, "device": "gpu"}, [("edge-cases", "tests/test_step.py::test_edges", "passed")])
-                   .replace('"gpu"', '"gpu\\ud800"'))
+    bad.write_text(
+        evidence_text(
+            tested, {**CPU, "device": "gpu"}, [("edge-cases", "tests/test_step.py::test_edges", "passed")]
+        ).replace('"gpu"', '"gpu\\ud800"')
+    )
     before = snapshot(tested)
     code, shown = run(capsys, "evidence", "merge", str(good), str(bad))
     assert code == 2 and "a lone surrogate" in shown
@@ -432,9 +525,14 @@ def test_a_huge_report_or_evidence_file_is_refused_before_it_is_read(tested, cap
     sparse(evidence_folder(load_config(tested), BUG) / "cpython3.11-linux.json", "{", 80_000_000)
     code, shown = run(capsys, "check")
     assert code == 1
-    assert ("bug-20250101-002-huge.md:1: R001 the report is 50,000,000 bytes; tracer reads at most 1,000,000 "
-            "(max_report_bytes in [tool.tracer])") in shown
-    assert "cpython3.11-linux.json:1: C301 evidence file is 80,000,000 bytes; tracer reads at most 16,000,000 (max_evidence_bytes" in shown
+    assert (
+        "bug-20250101-002-huge.md:1: R001 the report is 50,000,000 bytes; tracer reads at most 1,000,000 "
+        "(max_report_bytes in [tool.tracer])"
+    ) in shown
+    assert (
+        "cpython3.11-linux.json:1: C301 evidence file is 80,000,000 bytes; tracer reads at most 16,000,000 (max_evidence_bytes"
+        in shown
+    )
 
 
 def test_a_schema_error_never_repeats_a_huge_value(tested, capsys):
@@ -452,7 +550,11 @@ def test_limits_are_set_in_the_configuration(clean, capsys):
     pyproject = clean / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "max_report_bytes = 200\n")
     code, shown = run(capsys, "check")
-    assert code == 1 and f"{REPORT}:1: R001 the report is" in shown and "tracer reads at most 200 (max_report_bytes" in shown
+    assert (
+        code == 1
+        and f"{REPORT}:1: R001 the report is" in shown
+        and "tracer reads at most 200 (max_report_bytes" in shown
+    )
     for value in ("0", "true", '"1"', "-5"):
         pyproject.write_text(re.sub(r"max_report_bytes = .*", f"max_report_bytes = {value}", pyproject.read_text()))
         code, shown = run(capsys, "check")

@@ -19,21 +19,79 @@ from tests.tracer.conftest import BUG, report_text
 from tests.tracer.test_untrusted import HOSTILE, RAISING
 from tracer.cli import main
 
-TEXTS = [HOSTILE, "::stop-commands::tok", "\x1b]52;c;SGk=\x07", "\ud800", "caf\udce9", "%0A::error::x", "##[set-output name=x]y",
-         "\r::warning::x", "", " ", "../../etc/passwd", "\u202e", "`", "](javascript:x)", "<img src=x>", "x" * 5000, "yes", "null"]
-TEST_IDS = ["tests/test_step.py::test_edges", "tests/test_step.py::test_edges[\n\n## Sign-off\n- [x] ok]", "../../etc/passwd::x",
-            "/etc/passwd::x", "tests/test_step.py::test_ghost", "tests/test_step.py", "tests/x.py::test_\ud800", "::", ""]
-TEMPLATES = [None, "{{ report.title }}\n{{ items }}\n", '{% include "leak.txt" %}', "{% extends 'tracer/code_changes.md.j2' %}",
-             "{{ report.title | safe }}", "{% for i in items %}{{ i.detail }}{{ i.text | code }}{% endfor %}", *RAISING]
-CONFIGS = ["", 'output_suffix = ".md"', 'output_suffix = "/x.md"', 'issue_url = "javascript:x/{id}"', "max_report_bytes = 10",
-           'cache_dir = "../elsewhere"', 'test_roots = ["/"]', 'evidence_dir = "docs"', 'source_url = "https://x.invalid/{path}#L{start}"',
-           'id_pattern = "(a|"', "max_template_steps = 50", 'templates_dir = "nowhere"', "max_evidence_bytes = 1", 'exclude = [""]']
+TEXTS = [
+    HOSTILE,
+    "::stop-commands::tok",
+    "\x1b]52;c;SGk=\x07",
+    "\ud800",
+    "caf\udce9",
+    "%0A::error::x",
+    "##[set-output name=x]y",
+    "\r::warning::x",
+    "",
+    " ",
+    "../../etc/passwd",
+    "\u202e",
+    "`",
+    "](javascript:x)",
+    "<img src=x>",
+    "x" * 5000,
+    "yes",
+    "null",
+]
+TEST_IDS = [
+    "tests/test_step.py::test_edges",
+    "tests/test_step.py::test_edges[\n\n## Sign-off\n- [x] ok]",
+    "../../etc/passwd::x",
+    "/etc/passwd::x",
+    "tests/test_step.py::test_ghost",
+    "tests/test_step.py",
+    "tests/x.py::test_\ud800",
+    "::",
+    "",
+]
+TEMPLATES = [
+    None,
+    "{{ report.title }}\n{{ items }}\n",
+    '{% include "leak.txt" %}',
+    "{% extends 'tracer/code_changes.md.j2' %}",
+    "{{ report.title | safe }}",
+    "{% for i in items %}{{ i.detail }}{{ i.text | code }}{% endfor %}",
+    *RAISING,
+]
+CONFIGS = [
+    "",
+    'output_suffix = ".md"',
+    'output_suffix = "/x.md"',
+    'issue_url = "javascript:x/{id}"',
+    "max_report_bytes = 10",
+    'cache_dir = "../elsewhere"',
+    'test_roots = ["/"]',
+    'evidence_dir = "docs"',
+    'source_url = "https://x.invalid/{path}#L{start}"',
+    'id_pattern = "(a|"',
+    "max_template_steps = 50",
+    'templates_dir = "nowhere"',
+    "max_evidence_bytes = 1",
+    'exclude = [""]',
+]
 FILE_NAMES = [b"plain.py", b"caf\xe9.py", b"::warning::x.py", b"\x1b[31m.py", b"a b%#?.py", "ünï.py".encode(), b"-x.py"]
 EVIDENCE_VARIANTS = ["valid", "surrogate", "not json", "schema", "array", "huge key", "ghost only"]
 LINKS = [None, "evidence", "cache", "report", "template", "document"]
-COMMANDS = [["check", "--diff"], ["check", "--format", "json", "--diff"], ["check", "--format", "github"], ["check", "--format", "sarif"],
-            ["list"], ["list", "--format", "json"], ["trace", "--all"], ["render", "--all"], ["render", BUG, "-o", "-"],
-            ["site", "-o", "site-out"], ["evidence", "merge", "MERGE"], ["signoff", BUG, "edge-cases", "--by", HOSTILE, "--reason", "\x1b[2J"]]
+COMMANDS = [
+    ["check", "--diff"],
+    ["check", "--format", "json", "--diff"],
+    ["check", "--format", "github"],
+    ["check", "--format", "sarif"],
+    ["list"],
+    ["list", "--format", "json"],
+    ["trace", "--all"],
+    ["render", "--all"],
+    ["render", BUG, "-o", "-"],
+    ["site", "-o", "site-out"],
+    ["evidence", "merge", "MERGE"],
+    ["signoff", BUG, "edge-cases", "--by", HOSTILE, "--reason", "\x1b[2J"],
+]
 
 text = st.one_of(st.sampled_from(TEXTS), st.text(max_size=12))
 
@@ -41,12 +99,16 @@ text = st.one_of(st.sampled_from(TEXTS), st.text(max_size=12))
 @st.composite
 def hostile_projects(draw: st.DrawFn) -> dict[str, object]:
     return {
-        "title": draw(text), "author": draw(text), "item": draw(text),
+        "title": draw(text),
+        "author": draw(text),
+        "item": draw(text),
         "facts": draw(st.dictionaries(text, text, max_size=3)),
         "tests": draw(st.lists(st.one_of(st.sampled_from(TEST_IDS), text), min_size=1, max_size=3)),
         "outcome": draw(st.sampled_from(["passed", "failed", "skipped"])),
         "template": draw(st.sampled_from(TEMPLATES)),
-        "config": draw(st.one_of(st.just(""), st.just('test_roots = ["tests"]'), st.sampled_from(CONFIGS))),  # most projects configure well
+        "config": draw(
+            st.one_of(st.just(""), st.just('test_roots = ["tests"]'), st.sampled_from(CONFIGS))
+        ),  # most projects configure well
         "file": draw(st.sampled_from(FILE_NAMES)),
         "tag": draw(text),
         "evidence": draw(st.sampled_from(EVIDENCE_VARIANTS)),
@@ -56,8 +118,14 @@ def hostile_projects(draw: st.DrawFn) -> dict[str, object]:
 
 
 def evidence_json(facts: dict[str, str], tests: list[str], outcome: str, variant: str) -> str:
-    data = {"schema_version": 1, "fingerprint_scheme": 2, "bug_id": BUG, "environment": facts or {"device": "cpu"},
-            "fingerprints": {}, "items": {"edge-cases": {test: {"outcome": outcome, "code": "x"} for test in tests}}}
+    data = {
+        "schema_version": 1,
+        "fingerprint_scheme": 2,
+        "bug_id": BUG,
+        "environment": facts or {"device": "cpu"},
+        "fingerprints": {},
+        "items": {"edge-cases": {test: {"outcome": outcome, "code": "x"} for test in tests}},
+    }
     if variant == "surrogate":
         data["environment"] = {"device": "gpu\ud800"}
     elif variant == "schema":
@@ -79,10 +147,15 @@ def build(root: Path, outside: Path, case: dict[str, object]) -> None:
         path.write_text(content, encoding="utf-8", errors="surrogatepass")
 
     items = f"  - id: edge-cases\n    group: Tests\n    text: {json.dumps(case['item'])}\n"
-    report = report_text(BUG, title=json.dumps(case["title"]), items=items).replace("author: someone", f"author: {json.dumps(case['author'])}")
+    report = report_text(BUG, title=json.dumps(case["title"]), items=items).replace(
+        "author: someone", f"author: {json.dumps(case['author'])}"
+    )
     write("pyproject.toml", f'[project]\nname = "x"\n\n[tool.tracer]\nsource_roots = ["src"]\n{case["config"]}\n')
     write(f"docs/bug_reports/{BUG.lower()}-x.md", report + "\n## Root Cause\n" + str(case["title"]) + "\n")
-    write(b"src/" + case["file"], f"def f():\n    # {BUG}: {str(case['tag']).splitlines()[0] if case['tag'] else 'x'}\n    return 1\n")  # type: ignore[operator]
+    write(
+        b"src/" + case["file"],
+        f"def f():\n    # {BUG}: {str(case['tag']).splitlines()[0] if case['tag'] else 'x'}\n    return 1\n",
+    )  # type: ignore[operator]
     write("tests/test_step.py", "def test_edges():\n    pass\n")
     facts = {str(k): str(v) for k, v in case["facts"].items()}  # type: ignore[attr-defined]
     evidence = evidence_json(facts, list(case["tests"]), str(case["outcome"]), str(case["evidence"]))  # type: ignore[call-overload]
@@ -104,8 +177,11 @@ def build(root: Path, outside: Path, case: dict[str, object]) -> None:
         os.symlink(outside / "secret.txt", root / name)
 
 
-@settings(max_examples=int(os.environ.get("TRACER_UNTRUSTED_EXAMPLES", "40")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("TRACER_UNTRUSTED_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(hostile_projects())
 def test_no_input_ends_a_run_with_an_exception(case):
     with tempfile.TemporaryDirectory() as project, tempfile.TemporaryDirectory() as elsewhere:
