@@ -142,23 +142,28 @@ class Prefilter:
         # A comment that opens like an ID (what `looks_like_tag` reports): the files to keep
         # beside those with an ID.
         self.malformed_comment: re.Pattern[str] | None = None
+        # An ID in the wrong case (`# bug-20251110-002:` for `BUG-...`) is a malformed tag too, never
+        # silently ignored; "# bug-fix" is no ID in any case, so it is nothing.
+        self.caseless_id = re.compile(id_regex.pattern, id_regex.flags | re.IGNORECASE)
         if self.literals is not None:
             alternatives = "|".join("".join(_class_regex(c) for c in literal) for literal in self.literals)
             self.malformed_regex = re.compile(alternatives)
-            self.malformed_comment = re.compile(rf"#+\s*(?:{alternatives})")
+            self.malformed_comment = re.compile(rf"#+\s*(?:{alternatives})", re.IGNORECASE)
             if min(len(literal) for literal in self.literals) >= _NARROWING:
                 if all(len(c) == 1 for literal in self.literals for c in literal):
                     texts = {"".join(next(iter(c)) for c in literal).encode() for literal in self.literals}
                     # A needle that holds another needle adds nothing.
                     self.needles = tuple(sorted(t for t in texts if not any(o != t and o in t for o in texts)))
                 else:
-                    self.needle_regex = re.compile(alternatives.encode())
+                    self.needle_regex = re.compile(alternatives.encode(), re.IGNORECASE)
         self.byte_regexes = _byte_regexes(id_regex, self.malformed_comment)
 
     def may_match(self, data: bytes) -> bool:
         utf8 = _is_utf8(data)
         if utf8 and self.needles and not any(needle in data for needle in self.needles):
-            return False
+            lowered = data.lower()  # an ID in the wrong case is a finding: keep its file
+            if not any(needle.lower() in lowered for needle in self.needles):
+                return False
         if utf8 and self.needle_regex is not None and self.needle_regex.search(data) is None:
             return False
         if utf8 and self.byte_regexes and _NOT_PLAIN_ASCII.search(data) is None:
@@ -172,8 +177,11 @@ class Prefilter:
         return self.malformed_comment is not None and self.malformed_comment.search(text) is not None
 
     def looks_like_tag(self, comment_body: str) -> bool:
-        """A comment that starts like an ID but is not a tag: a malformed tag."""
-        return self.malformed_regex is not None and self.malformed_regex.match(comment_body) is not None
+        """A comment that starts like an ID but is not a tag: a malformed tag (an ID in the wrong
+        case among them)."""
+        if self.malformed_regex is not None and self.malformed_regex.match(comment_body) is not None:
+            return True
+        return self.literals is not None and self.caseless_id.match(comment_body) is not None
 
 
 # Literals shorter than this let nearly every file through (`#` for Django's `#\d{4,5}\b`):

@@ -184,3 +184,15 @@ def test_a_broken_template_is_a_finding_naming_the_template(clean, capsys):
         "templates/index.md.j2:2: C201 cannot render the index: template error: 'dict object' has no attribute 'nope'"
         in lines
     )
+
+
+def test_a_tag_in_the_wrong_case_is_a_finding_never_silently_ignored(clean, capsys):
+    source = clean / "src/demo/step.py"
+    lower = BUG.lower()
+    source.write_text(
+        source.read_text()
+        + f"\n\ndef later():\n    # {lower}: written in lower case\n    # bug-fix: no ID in any case\n    return 2\n"
+    )
+    code, lines = run_check(capsys)
+    malformed = [line for line in lines if " C103 " in line]
+    assert code == 1 and len(malformed) == 1 and f"# {lower}: written in lower case" in malformed[0]
