@@ -28,9 +28,7 @@ class DetectionScore:
         return 2 * self.precision * self.recall / total if total else 0.0
 
     def __add__(self, other: DetectionScore) -> DetectionScore:
-        return DetectionScore(
-            self.matched + other.matched, self.predicted + other.predicted, self.expected + other.expected
-        )
+        return DetectionScore(self.matched + other.matched, self.predicted + other.predicted, self.expected + other.expected)
 
 
 def polygon_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,9 +39,7 @@ def polygon_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def match_detections(
-    predicted: list[np.ndarray], expected: list[np.ndarray], iou_threshold: float = 0.5
-) -> DetectionScore:
+def match_detections(predicted: list[np.ndarray], expected: list[np.ndarray], iou_threshold: float = 0.5) -> DetectionScore:
     """Greedy one-to-one matching, best IoU first."""
     pairs = sorted(
         ((polygon_iou(p, e), i, j) for i, p in enumerate(predicted) for j, e in enumerate(expected)), reverse=True

@@ -119,9 +119,7 @@ def check_step_finite(
                 return dict(zip(terms, values)), math.inf
             nan, inf = int(torch.isnan(grad).sum()), int(torch.isinf(grad).sum())
             at_scale = "" if scale is None else f", at loss scale {scale:g}"
-            raise NonFiniteError(
-                step, f"gradient of {name!r}", f"{nan} NaN and {inf} Inf of {grad.numel()} values{at_scale}"
-            )
+            raise NonFiniteError(step, f"gradient of {name!r}", f"{nan} NaN and {inf} Inf of {grad.numel()} values{at_scale}")
     raise NonFiniteError(step, "gradient norm", f"{norm} (every gradient finite; the norm overflowed)")
 
 
@@ -219,9 +217,7 @@ def _train(config: TrainConfig, log: Callable[[str], None]) -> TrainResult:
             log(f"step {step:>5}/{config.steps}  loss {record.loss:.4f}  grad_norm {record.grad_norm:.4f}{skipped}")
 
     if config.eval_samples:
-        eval_set = SyntheticTextDataset(
-            config.eval_samples, config.image_size, config.image_size, seed=config.seed + 10_000
-        )
+        eval_set = SyntheticTextDataset(config.eval_samples, config.image_size, config.image_size, seed=config.seed + 10_000)
         result.score = evaluate(model, eval_set, device)
     return result
 
@@ -259,10 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if result.score is not None:
         s = result.score
-        print(
-            f"hmean {s.hmean:.4f}  precision {s.precision:.4f}  recall {s.recall:.4f}  ({s.matched} of "
-            f"{s.expected} boxes)"
-        )
+        print(f"hmean {s.hmean:.4f}  precision {s.precision:.4f}  recall {s.recall:.4f}  ({s.matched} of {s.expected} boxes)")
     return 0
 
 

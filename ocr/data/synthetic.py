@@ -49,23 +49,11 @@ def draw_sample(rng: np.random.Generator, height: int, width: int, max_words: in
                 cv2.line(image, (gx, y0), (gx + glyph_w - 1, y0), (ink,) * 3, thickness)
                 cv2.line(image, (gx, y0 + glyph_h // 2), (gx + glyph_w - 1, y0 + glyph_h // 2), (ink,) * 3, thickness)
             elif shape == 1:
-                cv2.ellipse(
-                    image,
-                    (gx + glyph_w // 2, y0 + glyph_h // 2),
-                    (glyph_w // 2, glyph_h // 2),
-                    0,
-                    0,
-                    360,
-                    (ink,) * 3,
-                    thickness,
-                )
+                cv2.ellipse(image, (gx + glyph_w // 2, y0 + glyph_h // 2), (glyph_w // 2, glyph_h // 2), 0, 0, 360, (ink,) * 3, thickness)
             else:
                 cv2.line(image, (gx, y0 + glyph_h - 1), (gx + glyph_w - 1, y0 + glyph_h - 1), (ink,) * 3, thickness)
         polygons.append(
-            np.array(
-                [[x0, y0], [x0 + word_w - 1, y0], [x0 + word_w - 1, y0 + glyph_h - 1], [x0, y0 + glyph_h - 1]],
-                dtype=np.float64,
-            )
+            np.array([[x0, y0], [x0 + word_w - 1, y0], [x0 + word_w - 1, y0 + glyph_h - 1], [x0, y0 + glyph_h - 1]], dtype=np.float64)
         )
     return Sample(np.clip(image, 0.0, 1.0), polygons)
 

@@ -20,9 +20,7 @@ def offset_distance(polygon: Polygon, shrink_ratio: float) -> float:
 def offset_polygon(polygon: Polygon, distance: float) -> list[np.ndarray]:
     """Grow (distance > 0) or shrink (distance < 0) a polygon with rounded corners."""
     clipper = pyclipper.PyclipperOffset()
-    clipper.AddPath(
-        [tuple(map(int, point)) for point in np.round(polygon)], pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON
-    )
+    clipper.AddPath([tuple(map(int, point)) for point in np.round(polygon)], pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
     return [np.array(path, dtype=np.float64) for path in clipper.Execute(distance)]
 
 
@@ -37,14 +35,10 @@ def shrink_polygon(polygon: Polygon, ignored: bool, shrink_ratio: float = 0.4, m
     return shrunk[0] if shrunk else None
 
 
-def shrink_ignore(
-    polygons: list[Polygon], ignore: list[bool], shrink_ratio: float = 0.4, min_size: int = 4
-) -> list[bool]:
+def shrink_ignore(polygons: list[Polygon], ignore: list[bool], shrink_ratio: float = 0.4, min_size: int = 4) -> list[bool]:
     """The ignore flags after the shrink step, as the reference's MakeShrinkMap leaves them for
     MakeBorderMap: a polygon without a shrunk kernel gets no threshold target either."""
-    return [
-        shrink_polygon(polygon, ignored, shrink_ratio, min_size) is None for polygon, ignored in zip(polygons, ignore)
-    ]
+    return [shrink_polygon(polygon, ignored, shrink_ratio, min_size) is None for polygon, ignored in zip(polygons, ignore)]
 
 
 def make_shrink_map(
@@ -99,10 +93,7 @@ def make_border_map(
         x1, y1 = np.ceil(grown_polygon.max(axis=0)).astype(int)
         ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
         edge_distance = np.min(
-            [
-                _point_to_segment_distance(xs, ys, polygon[i], polygon[(i + 1) % len(polygon)])
-                for i in range(len(polygon))
-            ],
+            [_point_to_segment_distance(xs, ys, polygon[i], polygon[(i + 1) % len(polygon)]) for i in range(len(polygon))],
             axis=0,
         )
         closeness = 1 - np.clip(edge_distance / distance, 0.0, 1.0)  # 1 on the border, 0 at D away

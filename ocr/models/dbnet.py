@@ -11,9 +11,7 @@ from ocr.models.neck import FPN
 
 
 class DBNet(nn.Module):
-    def __init__(
-        self, channels: tuple[int, int, int, int] = (16, 32, 64, 128), inner_channels: int = 64, k: float = 50.0
-    ):
+    def __init__(self, channels: tuple[int, int, int, int] = (16, 32, 64, 128), inner_channels: int = 64, k: float = 50.0):
         super().__init__()
         self.backbone = ResNetBackbone(channels)
         self.neck = FPN(channels, inner_channels)

@@ -41,9 +41,7 @@ class FiniteCheck:
     context: Callable[[], str] | None = None
 
     @classmethod
-    def of(
-        cls, where: str, tensors: Mapping[str, torch.Tensor], context: Callable[[], str] | None = None
-    ) -> FiniteCheck:
+    def of(cls, where: str, tensors: Mapping[str, torch.Tensor], context: Callable[[], str] | None = None) -> FiniteCheck:
         """A check of the non-empty tensors among `tensors`, detached: checking reads, never trains."""
         return cls(where, {name: t.detach() for name, t in tensors.items() if t.numel()}, context)
 
@@ -53,11 +51,7 @@ class FiniteCheck:
 
     def error(self, extremes: Sequence[Sequence[float]]) -> ValueError | None:
         """The ValueError naming and describing every tensor whose extremes are not finite."""
-        bad = [
-            name
-            for name, (low, high) in zip(self.tensors, extremes)
-            if not (math.isfinite(low) and math.isfinite(high))
-        ]
+        bad = [name for name, (low, high) in zip(self.tensors, extremes) if not (math.isfinite(low) and math.isfinite(high))]
         if not bad:
             return None
         details = "; ".join(describe(name, self.tensors[name]) for name in bad)

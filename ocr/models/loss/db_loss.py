@@ -14,9 +14,7 @@ class DBLoss(nn.Module):
     """loss = bce_scale * BCE(prob) + l1_scale * L1(thresh) + dice_scale * Dice(binary),
     with the reference implementation's weights 5, 10 and 1."""
 
-    def __init__(
-        self, bce_scale: float = 5.0, l1_scale: float = 10.0, dice_scale: float = 1.0, negative_ratio: float = 3.0
-    ):
+    def __init__(self, bce_scale: float = 5.0, l1_scale: float = 10.0, dice_scale: float = 1.0, negative_ratio: float = 3.0):
         super().__init__()
         self.scales = {"loss_prob": bce_scale, "loss_thresh": l1_scale, "loss_binary": dice_scale}
         self.bce = BalancedBCELoss(negative_ratio)

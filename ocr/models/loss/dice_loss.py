@@ -59,10 +59,7 @@ class DiceLoss(nn.Module):
                 FiniteCheck.of(
                     "DiceLoss",
                     {"loss": loss},
-                    lambda: (
-                        f"intersection {intersection.item():.6e}, union {union.item():.6e}, pred shape "
-                        f"{tuple(pred.shape)}"
-                    ),
+                    lambda: f"intersection {intersection.item():.6e}, union {union.item():.6e}, pred shape {tuple(pred.shape)}",
                 ),
             ],
             union,
@@ -74,9 +71,7 @@ class DiceLoss(nn.Module):
             if union_value < 2 * self.eps:
                 logger.warning("DiceLoss: union %.3e is under 2 * eps; the loss is 1.0", union_value)
             if loss_value > 1.01:
-                warnings.warn(
-                    f"DiceLoss: loss {loss_value:.4f} exceeds 1; clamping to [0, 2]", RuntimeWarning, stacklevel=2
-                )
+                warnings.warn(f"DiceLoss: loss {loss_value:.4f} exceeds 1; clamping to [0, 2]", RuntimeWarning, stacklevel=2)
 
         # BUG-20251110-002: Clamp the loss to [0, 2]: only corrupt targets or weights take it above 1,
         # and a clamp that always runs needs no host sync to decide whether to run
