@@ -61,7 +61,8 @@ def inside(root: Path, path: Path) -> Path:
     return Path(real)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a path that is not a regular file is, for messages: "a FIFO", "a folder"..."""
     for test, name in (
         (stat.S_ISDIR, "a folder"),
         (stat.S_ISFIFO, "a FIFO"),
@@ -96,7 +97,7 @@ def _read(real: Path, where: str, limit: int, limit_key: str, what: str) -> byte
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafePath(f"{_kind(info.st_mode)}, not a regular file; not read", where)
+            raise UnsafePath(f"{file_kind(info.st_mode)}, not a regular file; not read", where)
         if info.st_size > limit:
             raise TooLarge(too_large(what, info.st_size, limit, limit_key), where)
         with os.fdopen(os.dup(descriptor), "rb") as handle:
@@ -125,7 +126,7 @@ def write_target(root: Path, path: Path) -> Path:
     except FileNotFoundError:
         return target
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        raise UnsafePath(f"{_kind(mode)}, not a regular file; nothing written", shown(root, path))
+        raise UnsafePath(f"{file_kind(mode)}, not a regular file; nothing written", shown(root, path))
     return target
 
 

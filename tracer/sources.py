@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
+from tracer.guard import file_kind
 from tracer.problems import Problem, Severity, TracerError
 from tracer.scanner import Change, FileScan, MalformedTag, Scope, TaggedScope, prefilter_for, scan_file
 
@@ -90,7 +91,7 @@ def select_files(config: Config) -> Selection:
         elif is_link(info.st_mode):
             links.append((path, info))
         else:
-            notes.append(_note(path, f"not a regular file ({_file_kind(info.st_mode)}); skipped"))
+            notes.append(_note(path, f"not a regular file ({file_kind(info.st_mode)}); skipped"))
     real_paths = {os.path.join(root, path) for path, _ in files} if links else set()
     for path, _ in links:
         target = os.path.realpath(config.root / path)
@@ -127,19 +128,6 @@ def _inside(path: str, root: str) -> bool:
 
 def _note(path: str, message: str) -> FileScan:
     return FileScan(path, problems=(Problem(path, 1, "T002", message, Severity.WARNING),))
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISDIR, "a folder"),
-    ):
-        if test(mode):
-            return name
-    return "not a file"
 
 
 def _git_files(root: Path) -> tuple[list[str] | None, str]:
