@@ -5,15 +5,18 @@ where its recording of executed lines is compared with coverage.py's per-test co
 
 Each row is the median time of a whole pytest process, its CPU time (the steadier figure on a
 machine others share) and its wall time, with their ratios to the first row of its table,
-measured in the same run. This project's tests: "with" records evidence (and the
-lines each linked test ran) as usual, "without" is `-p no:tracer`; both drop the project's
---strict-markers, which needs the plugin's marker; the training tests are left out, their
+measured in the same run: each round runs every variant of a table once, so that a busy moment
+of the machine slows all of them alike. This project's tests: "recording" records evidence and
+the lines each linked test ran, as usual; "no recording" writes the evidence without the lines
+(`TRACER_RECORDING=off`); "without" is `-p no:tracer`; all drop the project's --strict-markers,
+which needs the plugin's marker; the training tests are left out, their
 minutes of training would hide the plugin; the evidence folder is restored afterwards. It needs
 torch (`--synthetic-only` skips it).
 
 The synthetic project needs no torch, so it runs under every Python: a package of tagged
 functions that call untagged helpers, and linked tests that call them. Its rows: no plugin;
-the plugin with `--tracer-no-evidence` (the marker only); the plugin recording executions;
+the plugin with `--tracer-no-evidence` (the marker only); the plugin writing evidence without
+recording what the tests ran (`TRACER_RECORDING=off`); the plugin recording executions;
 the same with the other recording mechanisms (line probes on 3.12, `sys.settrace`: see
 tracer/recording.py); coverage.py without contexts; and coverage.py with a context per test
 (pytest-cov's `--cov-context=test`), each without tracer. Last, an untagged loop of 3 million
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -219,6 +223,7 @@ def synthetic_rows(repeat: int) -> tuple[list[tuple[str, float, float]], list[tu
         variants: list[tuple[str, list[str], dict[str, str]]] = [
             ("linked tests, no plugin", ["-p", "no:tracer"], {}),
             ("plugin, --tracer-no-evidence", ["--tracer-no-evidence"], {}),
+            ("plugin, evidence without recording", [], {"TRACER_RECORDING": "off"}),
             (f"plugin recording ({default})", [], {}),
             *([(f"plugin recording ({other})", [], {"TRACER_RECORDING": "probes"})] if other else []),
             ("plugin recording (sys.settrace)", [], {"TRACER_RECORDING": "settrace"}),
@@ -230,11 +235,8 @@ def synthetic_rows(repeat: int) -> tuple[list[tuple[str, float, float]], list[tu
             ),
         ]
         subprocess.run(suite, cwd=folder, env=env, capture_output=True, check=False)  # warm the caches: scan, bytecode
-        measured = {
-            label: median_process_times(suite + extra, folder, repeat, {**env, **more})
-            for label, extra, more in variants
-        }
-        rows = [(label, *measured[label]) for label, _, _ in variants]
+        measured = interleaved([(suite + extra, {**env, **more}) for _, extra, more in variants], folder, repeat)
+        rows = [(label, *times) for (label, _, _), times in zip(variants, measured)]
         out = folder / "hot.json"
         hot_env = {**env, "HOT_N": "3000000", "HOT_OUT": str(out)}
         hot = []
@@ -251,16 +253,37 @@ def synthetic_rows(repeat: int) -> tuple[list[tuple[str, float, float]], list[tu
         shutil.rmtree(folder)
 
 
+def interleaved(commands: list[tuple[list[str], dict[str, str]]], cwd: Path, repeat: int) -> list[tuple[float, float]]:
+    """Median (CPU, wall) seconds of each command, run in turn `repeat` times: a machine that
+    others share slows whichever runs at that moment, so each round runs every variant once."""
+    times: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for _ in range(repeat):
+        for index, (command, env) in enumerate(commands):
+            times[index].append(median_process_times(command, cwd, 1, env))
+    return [(statistics.median(c for c, _ in runs), statistics.median(w for _, w in runs)) for runs in times]
+
+
 def repository_rows(repeat: int) -> list[tuple[str, float, float]]:
     saved = Path(tempfile.mkdtemp(prefix="tracer-evidence-")) / "evidence"
     shutil.copytree(EVIDENCE, saved)
     try:
         rows = []
+        env = {k: v for k, v in os.environ.items() if k != "TRACER_RECORDING"}
         for label, extra in (("collect", ["--collect-only", "tests"]), ("run", RUN)):
-            rows.append(
-                (f"{label}, without plugin", *median_process_times([*PYTEST, "-p", "no:tracer", *extra], ROOT, repeat))
+            measured = interleaved(
+                [
+                    ([*PYTEST, "-p", "no:tracer", *extra], env),
+                    ([*PYTEST, *extra], {**env, "TRACER_RECORDING": "off"}),
+                    ([*PYTEST, *extra], env),
+                ],
+                ROOT,
+                repeat,
             )
-            rows.append((f"{label}, with plugin", *median_process_times([*PYTEST, *extra], ROOT, repeat)))
+            rows += [
+                (f"{label}, without plugin", *measured[0]),
+                (f"{label}, plugin, no recording", *measured[1]),
+                (f"{label}, plugin recording", *measured[2]),
+            ]
     finally:
         shutil.rmtree(EVIDENCE)
         shutil.copytree(saved, EVIDENCE)
@@ -276,9 +299,9 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}")
     if not args.synthetic_only:
         rows = repository_rows(args.repeat)
-        print_times("this project's tests: collect", rows[:2])
+        print_times("this project's tests: collect", rows[:3])
         print()
-        print_times("this project's tests: run (no training)", rows[2:])
+        print_times("this project's tests: run (no training)", rows[3:])
         print()
     rows, hot = synthetic_rows(args.repeat)
     print_times("synthetic project: 400 linked tests", rows)

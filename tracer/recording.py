@@ -2,11 +2,12 @@
 
 On Python 3.12+ through `sys.monitoring`, with LINE events set locally on the code objects of
 tagged functions and nothing else: untagged code runs untouched, and each line reports once per
-test (the callback returns DISABLE; events restart when the next test or fixture starts). The
-code objects are found in the imported modules whose file is tagged (their functions, classes
-and the code nested in them), at each test's start, so a module imported or reloaded since is
-found too; a module imported after recording starts is also seen as it is executed, with every
-code object in it.
+test (the callback returns DISABLE; the code objects that reported are armed again, each alone,
+when the next test or fixture starts: no `restart_events`, which would make every code object of
+the interpreter check its instrumentation again, and undo other tools' DISABLEs). The
+code objects are found as a tagged module is executed (imported or reloaded after recording
+starts: every code object in it), and, for a module imported before, in its functions, classes
+and the code nested in them, when a test starts after it appeared in `sys.modules`.
 
 On 3.11, which has no `sys.monitoring`, through line probes: the tagged functions are compiled
 again from their source with one `__tracer_lines__.add((path, line))` before each statement of
@@ -16,7 +17,7 @@ compiled so. Untagged code runs untouched, as under sys.monitoring. A `sys.settr
 (`TRACER_RECORDING=settrace`) is kept for comparison: CPython 3.11 runs every frame in its slow
 tracing mode while any trace function is set, which cost 2.5 times the time of a call-heavy suite
 (benchmarks/plugin_overhead.py). Where every sys.monitoring tool id is taken, the probes are used
-on 3.12+ too.
+on 3.12+ too. `TRACER_RECORDING=off` records nothing (the benchmark measures recording's cost so).
 
 Lines run while a fixture wider than a function is set up are the fixture's (by fixture, scope
 node and parameter), and count for every test that uses it: the test that set it up and those
@@ -168,7 +169,7 @@ class LineRecorder:
         self.files = {
             os.path.join(self.root, path): path for path in {*self.traced, *self.import_classes, *self.module_blocks}
         }
-        self._modules: list[types.ModuleType] = []
+        self._adopted: dict[int, types.ModuleType] = {}  # modules whose code was looked for, by id
         self.lost: dict[str, int] = {}  # what took tracing away -> how many tests it cost
         self.lost_fixtures: set[str] = set()
         self._paths: dict[str, str | None] = {}  # co_filename -> project path, or None where not tagged
@@ -188,6 +189,11 @@ class LineRecorder:
         if not self.files:
             return
         chosen = os.environ.get("TRACER_RECORDING", "")
+        if chosen == "off":  # to measure what recording costs (benchmarks/plugin_overhead.py)
+            self.result.notes.append(
+                "TRACER_RECORDING=off: the executions of this run's linked tests were not recorded"
+            )
+            return
         try:
             if chosen == "settrace":
                 self._backend = _SetTrace(self)
@@ -336,12 +342,16 @@ class LineRecorder:
         return found
 
     def resolve(self) -> None:
-        """Find the tagged code of modules imported (or reloaded) since the last look."""
-        if self._unresolved_modules != len(sys.modules):
-            self._unresolved_modules = len(sys.modules)
-            self._modules = [m for m in list(sys.modules.values()) if self._tagged_module(m)]
-        if self._backend is not None:
-            for module in self._modules:
+        """Find the tagged code of modules that appeared in `sys.modules` since the last look
+        without being executed by the import observer (imported before recording started, or by
+        another loader). A module reloaded is executed by the observer again (`importlib.reload`
+        finds its spec anew): its new code is seen then."""
+        if self._unresolved_modules == len(sys.modules) or self._backend is None:
+            return
+        self._unresolved_modules = len(sys.modules)
+        for module in [m for m in list(sys.modules.values()) if self._tagged_module(m)]:
+            if self._adopted.get(id(module)) is not module:
+                self._adopted[id(module)] = module
                 self._backend.adopt(module, self.path_of(str(module.__file__)) or "")
 
     def _tagged_module(self, module: object) -> bool:
@@ -407,6 +417,7 @@ def _module_functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
 
 class _Backend:
     name = ""
+
     owner: LineRecorder
 
     def switch(self, lines: LineSet | None) -> None:
@@ -440,6 +451,7 @@ class _Monitoring(_Backend):
         self.monitoring = monitoring
         self.owner = owner
         self.lines: LineSet | None = None
+        self.fired: dict[int, types.CodeType] = {}  # code objects whose lines reported since they were armed
         for tool in TOOL_IDS:
             try:
                 monitoring.use_tool_id(tool, "tracer")
@@ -458,6 +470,7 @@ class _Monitoring(_Backend):
         if key in self.owner.import_codes:
             self.owner.record_import_line(code, line)
         else:
+            self.fired[key] = code
             lines = self.lines
             if lines is not None:
                 lines.add((key, line))
@@ -468,8 +481,12 @@ class _Monitoring(_Backend):
 
     def switch(self, lines: LineSet | None) -> None:
         self.lines = lines
-        if lines is not None:
-            self.monitoring.restart_events()  # each line reports once per test and per fixture set-up
+        if lines is not None:  # each line reports once per test and per fixture set-up: arm again what reported
+            events, tool = self.monitoring.events.LINE, self.tool
+            for code in self.fired.values():
+                self.monitoring.set_local_events(tool, code, 0)
+                self.monitoring.set_local_events(tool, code, events)
+            self.fired.clear()
 
     def close(self) -> None:
         for code, _ in [*self.owner.codes.values(), *self.owner.import_codes.values()]:
