@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import median_process_ms, print_table
+from timing import median_process_ms, print_table, run_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +87,7 @@ def main() -> None:
         for label, command in [("check", ["check"]), ("render --all", ["render", "--all"]), ("site", ["site"])]:
             for tree in (one, many):
                 clear = lambda tree=tree: shutil.rmtree(tree / ".tracer-cache", ignore_errors=True)  # noqa: E731
-                subprocess.run([*tracer, *command], cwd=tree, capture_output=True, check=False)  # warm the cache
+                run_timed([*tracer, *command], tree)  # warm the cache
                 warm = median_process_ms([*tracer, *command], tree, args.repeat)
                 cold = median_process_ms([*tracer, *command], tree, 1, clear)
                 rows.append((label, tree is many, warm, cold))

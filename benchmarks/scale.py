@@ -189,7 +189,9 @@ print((time.process_time() - start) * 1e3, (time.perf_counter() - wall) * 1e3)
 RUN = """
 import resource, subprocess, sys, time
 wall = time.perf_counter()
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+if done.returncode not in (0, 1):  # 1: findings; anything else would time a failure as a fast run
+    sys.exit(f"{' '.join(sys.argv[1:])} exited with {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}")
 wall = time.perf_counter() - wall
 used = resource.getrusage(resource.RUSAGE_CHILDREN)
 print((used.ru_utime + used.ru_stime) * 1e3, wall * 1e3, used.ru_maxrss / 1024)

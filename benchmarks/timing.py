@@ -11,6 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+# What a tracer command may exit with and still be timed: 0, or 1 for findings. Anything else (a
+# usage error, a traceback, a command that is not installed) would time a failure as a fast run.
+TIMED_EXIT_CODES = (0, 1)
+
+
+def run_timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    """Run `command` once, its output discarded; stop the benchmark if it failed."""
+    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    if done.returncode not in TIMED_EXIT_CODES:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise SystemExit(f"{' '.join(command)} exited with {done.returncode} in {cwd}:\n" + "\n".join(tail))
+
+
 def median_process_ms(command: list[str], cwd: Path, repeat: int, before: Callable[[], object] | None = None) -> float:
     """Median milliseconds of `command` run `repeat` times; `before` runs ahead of each, untimed."""
     times = []
@@ -18,7 +31,7 @@ def median_process_ms(command: list[str], cwd: Path, repeat: int, before: Callab
         if before:
             before()
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        run_timed(command, cwd)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
 
@@ -40,14 +53,7 @@ def median_process_times(
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(
-            command,
-            cwd=cwd,
-            env=env or dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
+        run_timed(command, cwd, env or dict(os.environ))
         wall.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
