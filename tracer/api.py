@@ -123,7 +123,14 @@ class Project:
         """The bug's document as it would be written now, and its diffs as data where it has them."""
         from tracer.render import render_bug
 
-        return render_bug(self.config, self.bug(bug_id), base, self.cache)
+        return render_bug(self.config, self.bug(bug_id), base, self.cache, self.templates)
+
+    @cached_property
+    def templates(self) -> list[bytes | str]:
+        """The project's own templates, read once for every document's cache key."""
+        from tracer.render import project_templates
+
+        return project_templates(self.config)
 
     def all_bugs(self) -> Iterator[BugStatus | TracerError]:
         for report in sorted(self.reports.reports, key=lambda r: r.bug_id):

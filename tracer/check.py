@@ -3,24 +3,23 @@ the answers into Problems. Every finding is made here. The finding codes, in one
 
 from __future__ import annotations
 
-import contextlib
-import json
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache as memoize
 from functools import partial
 from pathlib import Path
 
 from tracer.api import Project
 from tracer.attest import Signature, SignatureState
-from tracer.cache import ContentCache, digest_of
 from tracer.config import Config
 from tracer.evidence import evidence_folder, legacy_evidence_path
 from tracer.gitio import is_shallow
 from tracer.guard import UnsafePath, is_inside, read_bytes
 from tracer.problems import Problem, Severity, TracerError
 from tracer.render import Document, diff_base_missing, index_path, stale_document
-from tracer.reports import BugReport, ReportSet, Status, prose_lines
+from tracer.reports import BugReport, ReportSet, Status, code_lines
 from tracer.scanner import FileScan
 from tracer.sshsig import AllowedSigners
 from tracer.status import BugStatus, ItemStatus, signoff_command
@@ -61,8 +60,11 @@ CODES: dict[str, str] = {
 }
 __doc__ = (__doc__ or "") + "\n" + "\n".join(f"    {code}  {text}" for code, text in CODES.items())
 
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\bTODO\b|\bTBD\b|<(?:describe|fill|placeholder)[^>]*>", re.IGNORECASE)
-_LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)(?:\s+\"[^\"\n]*\")?\)")
+# Neither crosses a line: they run over a whole text (`markdown_facts`).
+_PLACEHOLDER = re.compile(
+    r"\{\{.*?\}\}|\{%.*?%\}|\bTODO\b|\bTBD\b|<(?:describe|fill|placeholder)[^>\n]*>", re.IGNORECASE
+)
+_LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)(?:[^\S\n]+\"[^\"\n]*\")?\)")
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
@@ -88,6 +90,7 @@ def check_project(project: Project, strict: bool = False, allowed_signers: Path 
     kept them from being computed), the diff bases, the generated documents, and, with allowed
     signers (given, or `[tool.tracer] allowed_signers`), each evidence file's signature."""
     config, reports, scans = project.config, project.reports, project.scans
+    text_facts = memoize(partial(_text_facts, config))  # a report is read for its placeholders and its links
     problems: list[Problem] = [*reports.problems, *project.scan_problems, *tag_problems(config, reports, scans)]
     bugs: list[BugStatus] = []
     missing: dict[str, str] = {}
@@ -97,7 +100,7 @@ def check_project(project: Project, strict: bool = False, allowed_signers: Path 
             problems.append(_as_problem(outcome, report.path, "C301"))
             continue
         bugs.append(outcome)
-        problems += report_text_problems(config, outcome.report)
+        problems += report_text_problems(config, outcome.report, text_facts)
         problems += evidence_problems(config, outcome, strict)
         revision = diff_base_missing(config, report, None)
         if revision:
@@ -118,7 +121,7 @@ def check_project(project: Project, strict: bool = False, allowed_signers: Path 
         problems += _rendered(
             config, lambda: [project.index()], "run tracer render --all", shown, "cannot render the index"
         )
-    problems += link_problems(config)
+    problems += link_problems(config, text_facts)
     signers, signatures = project.signatures(allowed_signers)
     problems += signature_problems(signers, signatures)
     return CheckResult(tuple(sorted(set(problems))), tuple(bugs), project.is_empty, tuple(signatures))
@@ -347,11 +350,11 @@ def document_problems(config: Config, document: Document, hint: str) -> list[Pro
     return [Problem(shown, drift.first_line, "C201", f"{what}; {hint}", detail=drift.diff)]
 
 
-def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
+def report_text_problems(config: Config, report: BugReport, text_facts: TextFacts | None = None) -> list[Problem]:
     """C401 for placeholders left in a report: warnings while the bug is open or investigated (its
     root cause may not be known yet), errors once it is fixed."""
     severity = Severity.ERROR if report.status.done else Severity.WARNING
-    placeholders, _ = _text_facts(config, config.root / report.path)
+    placeholders, _ = (text_facts or partial(_text_facts, config))(config.root / report.path)
     return [
         Problem(
             report.path, number, "C401", f"template placeholder left in the report: {_shorter(placeholder)}", severity
@@ -360,45 +363,63 @@ def report_text_problems(config: Config, report: BugReport) -> list[Problem]:
     ]
 
 
-def _text_facts(config: Config, path: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The placeholders and the relative link targets in a Markdown file's prose, by line: read
-    once per command, and cached by the file's content."""
+Lines = list[tuple[int, str]]
+TextFacts = Callable[[Path], tuple[Lines, Lines]]
+
+
+def _text_facts(config: Config, path: Path) -> tuple[Lines, Lines]:
+    """The placeholders and the relative link targets in a Markdown file's prose, by line."""
     try:  # a report, a document or the index: no larger than any of them may be
         data = read_bytes(
             config.root, path, max(config.max_report_bytes, 4 * config.max_output_chars), "max_report_bytes"
         )
-        text = data.decode("utf-8")
+        return markdown_facts(data.decode("utf-8"))
     except (UnsafePath, UnicodeDecodeError):
         return [], []  # the report's own reading says why
-    cache = ContentCache(config.cache("text"))
-    key = "text-" + digest_of(data)
-    cached = cache.get(key)
-    if cached is not None:
-        with contextlib.suppress(ValueError, TypeError):
-            placeholders, links = json.loads(cached)
-            return [(int(n), str(t)) for n, t in placeholders], [(int(n), str(t)) for n, t in links]
-    placeholders, links = [], []
-    for number, line in prose_lines(text):
-        if match := _PLACEHOLDER.search(line):
-            placeholders.append((number, match.group(0)))
-        for link in _LINK.finditer(line):
-            target = link.group(1)
-            if not (_SCHEME.match(target) or target.startswith("#")):  # a URL or an anchor in the same file
+
+
+def markdown_facts(text: str) -> tuple[Lines, Lines]:
+    """The first placeholder of each line and every relative link target, by line, outside fenced
+    code. The patterns run over the whole text and only their matches are numbered: a gate that
+    reads every report on every commit spends less so than scanning line by line, or than reading
+    a cached result."""
+    newlines: list[int] | None = None
+    code: set[int] = set()
+    if "```" in text or "~~~" in text:
+        code = {index + 1 for index in code_lines([line.rstrip("\r") for line in text.split("\n")])}
+
+    def line_of(offset: int) -> int:
+        nonlocal newlines
+        if newlines is None:
+            newlines = [match.start() for match in re.finditer("\n", text)]
+        return bisect.bisect_left(newlines, offset) + 1
+
+    placeholders: dict[int, str] = {}
+    for match in _PLACEHOLDER.finditer(text):
+        number = line_of(match.start())
+        if number not in code:
+            placeholders.setdefault(number, match.group(0))
+    links = []
+    for link in _LINK.finditer(text):
+        target = link.group(1)
+        if not (_SCHEME.match(target) or target.startswith("#")):  # a URL or an anchor in the same file
+            number = line_of(link.start())
+            if number not in code:
                 links.append((number, target))
-    cache.put(key, json.dumps([placeholders, links]))
-    return placeholders, links
+    return sorted(placeholders.items()), links
 
 
-def link_problems(config: Config) -> list[Problem]:
+def link_problems(config: Config, text_facts: TextFacts | None = None) -> list[Problem]:
     """C402 for every relative link in a report or generated document that points nowhere (or
     out of the project)."""
     folder = config.path(config.reports_dir)
     problems = []
     paths = sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
+    broken = memoize(partial(_broken_link, config))  # every document links to the index, and most to their report
     for path in paths:
         relative = path.relative_to(config.root).as_posix()
-        for number, target in _text_facts(config, path)[1]:
-            why = _broken_link(config, path.parent / target.split("#", 1)[0])
+        for number, target in (text_facts or partial(_text_facts, config))(path)[1]:
+            why = broken(path.parent / target.split("#", 1)[0])
             if why:
                 problems.append(Problem(relative, number, "C402", f"link {why}: {_shorter(target)}"))
     return problems

@@ -42,10 +42,14 @@ def _project() -> Project:
     epilog=examples('tracer new "NaN gradients in training"', "tracer render BUG-20251110-002", "tracer check"),
 )
 @click.version_option(package_name=tracer.DISTRIBUTION, prog_name="tracer")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Bug reports, bug-ID tags in code and test evidence, rendered into code-change documents.
 
     Run `tracer COMMAND --help` for a command's options and an example."""
+    from tracer.guard import resolving_once
+
+    context.with_resource(resolving_once())
 
 
 def echo(text: str = "", annotations: bool = False, **options: Any) -> None:

@@ -17,8 +17,11 @@ input is what a repository holds, not a concurrent attacker on the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from tracer.problems import TracerError
@@ -32,8 +35,35 @@ class TooLarge(UnsafePath):
     """A file over its size limit: refused before it is read."""
 
 
+# The folders resolved so far in this command, while `resolving_once` is active: a check of 500
+# reports resolves the same few folders tens of thousands of times, each a walk of lstat calls.
+_folders: ContextVar[dict[str, str] | None] = ContextVar("tracer_resolved_folders", default=None)
+
+
+@contextlib.contextmanager
+def resolving_once() -> Iterator[None]:
+    """For one command: each folder's symlinks are followed once, and the file's own name at every
+    use (a link planted as a file is still seen). Safe because the tree is the repository's, not a
+    concurrent attacker's (see above), and the command's own writes create real folders only."""
+    token = _folders.set({})
+    try:
+        yield
+    finally:
+        _folders.reset(token)
+
+
 def _real(path: Path | str) -> str:
-    return os.path.realpath(path)
+    folders = _folders.get()
+    if folders is None:
+        return os.path.realpath(path)
+    folder, name = os.path.split(os.path.join(os.getcwd(), path))
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    real_folder = folders.get(folder)
+    if real_folder is None:
+        real_folder = folders[folder] = os.path.realpath(folder)
+    joined = os.path.join(real_folder, name)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 def _within(real: str, root_real: str) -> bool:

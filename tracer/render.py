@@ -8,7 +8,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -476,15 +476,21 @@ def diff_base_missing(config: Config, report: BugReport, base: str | None) -> st
 
 
 def render_bug(
-    config: Config, bug: BugStatus, base: str | None = None, cache: ContentCache | None = None
+    config: Config,
+    bug: BugStatus,
+    base: str | None = None,
+    cache: ContentCache | None = None,
+    templates: Sequence[bytes | str] | None = None,
 ) -> list[Document]:
     """The bug's document as it would be written now, and, where the report names a pre-fix
     revision, its diffs as data (what a shallow clone, which lacks that revision, keeps). Both are
     cached under a digest of everything they are made of, so an unchanged bug is never rendered
-    (nor jinja2 imported) twice."""
+    (nor jinja2 imported) twice. `templates`: `project_templates`, where the caller read them once
+    for many bugs."""
     out, data = document_path(config, bug.report), diffs_path(config, bug.report)
     cache = cache or ContentCache(None)
-    key = _document_key(config, bug, base) + ".json"
+    templates = project_templates(config) if templates is None else templates
+    key = "document-" + digest_of(config.cache_key, *templates, *bug_inputs(config, bug, base)) + ".json"
     try:
         text, diffs_text = json.loads(cache.get(key) or "null") or (None, None)
     except ValueError:
@@ -495,10 +501,6 @@ def render_bug(
         diffs_text = diffs_json(bug, base, diffs)
         cache.put(key, json.dumps([text, diffs_text], ensure_ascii=False))
     return [Document(out, text)] + ([Document(data, diffs_text)] if diffs_text else [])
-
-
-def _document_key(config: Config, bug: BugStatus, base: str | None) -> str:
-    return "document-" + digest_of(config.cache_key, *project_templates(config), *bug_inputs(config, bug, base))
 
 
 def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[bytes | str]:

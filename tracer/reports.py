@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cached_property
@@ -450,16 +450,6 @@ def code_lines(lines: list[str]) -> set[int]:
         ):
             opened = None
     return inside
-
-
-def prose_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a Markdown text outside its fenced code, so that placeholders and links
-    inside code are never findings."""
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    code = code_lines(lines)
-    for index, line in enumerate(lines):
-        if index not in code:
-            yield index + 1, line
 
 
 def split_sections(body: str) -> dict[str, str]:

@@ -105,3 +105,36 @@ def test_evidence_loading_names_the_file_or_reads_it(tmp_path_factory, data):
         load_evidence(Config(root=root), "BUG-20251110-002")
     except EvidenceError as error:
         assert str(error.path).endswith(path.name)
+
+
+MARKDOWN_BITS = ["[a](b.md)", "[x](https://e.org)", "[y](#top)", '[t](c.md "title")', "![i](img.png)", "](", "[", "]",
+                 "{{ x }}", "{% y %}", "TODO", "TBD", "<fill in>", "<describe\nit>", "```", "~~~", "````py", "  ```",
+                 "\n", "\r\n", "\r", " ", "\t", '"', "text", "ü"]  # fmt: skip
+
+
+def facts_line_by_line(text: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """How the facts were read before: each prose line on its own (the oracle of `markdown_facts`)."""
+    from tracer.check import _LINK, _PLACEHOLDER, _SCHEME
+    from tracer.reports import code_lines
+
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    code = code_lines(lines)
+    prose_lines = [(index + 1, line) for index, line in enumerate(lines) if index not in code]
+    placeholders, links = [], []
+    for number, line in prose_lines:
+        if match := _PLACEHOLDER.search(line):
+            placeholders.append((number, match.group(0)))
+        for link in _LINK.finditer(line):
+            target = link.group(1)
+            if not (_SCHEME.match(target) or target.startswith("#")):
+                links.append((number, target))
+    return placeholders, links
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(MARKDOWN_BITS), st.text(max_size=4)), max_size=40))
+def test_placeholders_and_links_are_found_in_a_whole_text_as_line_by_line(bits: list[str]) -> None:
+    from tracer.check import markdown_facts
+
+    text = "".join(bits)
+    assert markdown_facts(text) == facts_line_by_line(text)

@@ -204,3 +204,37 @@ def test_no_input_ends_a_run_with_an_exception(case):
             if code != 2 and ("json" in args or "sarif" in args):
                 json.loads(out.getvalue())
         assert sorted(p.name for p in outside.iterdir()) == before  # nothing written outside the project
+
+
+PATH_PARTS = ["docs", "link-in", "link-out", "report.md", "file-link-out", "..", ".", "missing", ""]
+
+
+@settings(max_examples=int(os.environ.get("TRACER_UNTRUSTED_EXAMPLES", "40")) * 5, deadline=None)
+@given(st.lists(st.sampled_from(PATH_PARTS), min_size=1, max_size=5), st.booleans())
+def test_a_command_resolves_each_folder_once_and_sees_every_link_as_realpath_does(
+    parts: list[str], relative: bool
+) -> None:
+    """Within one command folders are resolved once (`guard.resolving_once`): every path still
+    resolves as `os.path.realpath` says, so a link planted as a file or a folder, leading in or
+    out, is seen as it is."""
+    from tracer import guard
+
+    with tempfile.TemporaryDirectory() as folder:
+        top = Path(os.path.realpath(folder))
+        outside, root = top / "outside", top / "project"
+        (outside / "secrets").mkdir(parents=True)
+        (outside / "secrets" / "token").write_text("secret")
+        (root / "docs").mkdir(parents=True)
+        (root / "docs" / "report.md").write_text("# report")
+        (root / "docs" / "link-in").symlink_to(root / "docs")
+        (root / "docs" / "link-out").symlink_to(outside / "secrets")
+        (root / "docs" / "file-link-out").symlink_to(outside / "secrets" / "token")
+        (root / "link-in").symlink_to("docs")
+        (root / "link-out").symlink_to(outside)
+        path = Path(*parts) if relative else root.joinpath(*parts)
+        with contextlib.chdir(root):
+            expected = os.path.realpath(path)
+            with guard.resolving_once():
+                for _ in range(2):  # the second time from what the first one kept
+                    assert guard._real(path) == expected
+                    assert guard.is_inside(root, path) == guard._within(expected, str(root))
