@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
 # What a tracer command may exit with and still be timed: 0, or 1 for findings. Anything else (a
 # usage error, a traceback, a command that is not installed) would time a failure as a fast run.
 TIMED_EXIT_CODES = (0, 1)

@@ -17,6 +17,8 @@ from tracer.scanner import FileScan, IdTags, TaggedScope, all_tags, iter_tagged
 from tracer.sources import scan_project
 
 if TYPE_CHECKING:  # reading reports needs yaml, which `tracer trace` does without
+    import jinja2
+
     from tracer.attest import Signature
     from tracer.junit import JunitImport
     from tracer.prove import ProveResult
@@ -123,7 +125,14 @@ class Project:
         """The bug's document as it would be written now, and its diffs as data where it has them."""
         from tracer.render import render_bug
 
-        return render_bug(self.config, self.bug(bug_id), base, self.cache, self.templates)
+        return render_bug(self.config, self.bug(bug_id), base, self.cache, self.templates, self.environment)
+
+    @cached_property
+    def environment(self) -> jinja2.Environment:
+        """The documents' template environment, made (and each template compiled) once a command."""
+        from tracer.render import template_environment
+
+        return template_environment(self.config)
 
     @cached_property
     def templates(self) -> list[bytes | str]:

@@ -191,9 +191,12 @@ def shown_template(config: Config, filename: str) -> str:
     return f"{config.templates_dir}/{filename}" if os.path.lexists(own) else filename
 
 
-def render_template(config: Config, name: str, context: Mapping[str, Any]) -> str:
-    """A template's text; any error in a template names its file and line."""
-    return render_with(template_environment(config), config, name, context)
+def render_template(
+    config: Config, name: str, context: Mapping[str, Any], environment: jinja2.Environment | None = None
+) -> str:
+    """A template's text; any error in a template names its file and line. `environment`: one
+    made once for many documents (each template compiled once, not once a document)."""
+    return render_with(environment or template_environment(config), config, name, context)
 
 
 def render_with(environment: jinja2.Environment, config: Config, name: str, context: Mapping[str, Any]) -> str:
@@ -481,12 +484,13 @@ def render_bug(
     base: str | None = None,
     cache: ContentCache | None = None,
     templates: Sequence[bytes | str] | None = None,
+    environment: jinja2.Environment | None = None,
 ) -> list[Document]:
     """The bug's document as it would be written now, and, where the report names a pre-fix
     revision, its diffs as data (what a shallow clone, which lacks that revision, keeps). Both are
     cached under a digest of everything they are made of, so an unchanged bug is never rendered
-    (nor jinja2 imported) twice. `templates`: `project_templates`, where the caller read them once
-    for many bugs."""
+    (nor jinja2 imported) twice. `templates` (`project_templates`) and `environment`, where the
+    caller made them once for many bugs."""
     out, data = document_path(config, bug.report), diffs_path(config, bug.report)
     cache = cache or ContentCache(None)
     templates = project_templates(config) if templates is None else templates
@@ -497,7 +501,7 @@ def render_bug(
         text = diffs_text = None
     if not isinstance(text, str) or not isinstance(diffs_text, str):
         diffs = scope_diffs(config, bug, base)
-        text = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs))
+        text = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs), environment)
         diffs_text = diffs_json(bug, base, diffs)
         cache.put(key, json.dumps([text, diffs_text], ensure_ascii=False))
     return [Document(out, text)] + ([Document(data, diffs_text)] if diffs_text else [])

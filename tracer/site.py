@@ -65,6 +65,12 @@ STATIC_MARKS = (
 )  # mark the stylesheet, the script and the search index as tracer's
 _LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"  # Pygments styles, one for each colour scheme
 _FOLDERS = ("bugs", "reports")  # the folders of generated pages, which a rerun prunes
+# A team's thousands of reports make a site that a browser still opens: listings split into pages
+# of this many bugs (or tags), and a sidebar that lists every bug only up to NAV_BUGS of them.
+# Measured: a page of 200 index rows or matrix bugs of three items is about 200 kB.
+PER_PAGE = {"index": 200, "matrix": 200, "tags": 500}
+NAV_BUGS = 100
+_PAGED = re.compile(r"(?:index|matrix|tags)-[0-9]+\.html")  # a listing's later pages, which a rerun prunes
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,8 @@ def _remove_stale_pages(folder: Path, kept: set[str]) -> tuple[str, ...]:
     """Pages of bugs that no longer have a report; only files this command wrote (they carry the
     generator tag), so a folder of the user's own is never emptied."""
     removed = []
-    for path in sorted(p for name in _FOLDERS for p in (folder / name).glob("*.html")):
+    listings = (p for p in folder.glob("*-*.html") if _PAGED.fullmatch(p.name))
+    for path in sorted([*(p for name in _FOLDERS for p in (folder / name).glob("*.html")), *listings]):
         relative = path.relative_to(folder).as_posix()
         if relative in kept or not path.is_file():
             continue
@@ -199,11 +206,13 @@ def site_pages(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileSc
     bugs = sorted(bugs, key=lambda b: (b.report.created, b.report.bug_id), reverse=True)
     by_id = sorted(bugs, key=lambda b: b.report.bug_id)
     links = site_links(config, bugs)
-    renderer = _Renderer(config, cache, nav_context(bugs), links)
+    renderer = _Renderer(config, cache, nav_context(bugs, NAV_BUGS), links)
+    index, matrix = index_context(config, bugs), matrix_context(by_id)["matrix"]
+    tags = tags_context(config, by_id, scans, renderer.commit)
     pages = [
-        renderer.page("index.html", "index", lambda: index_context(config, bugs)),
-        renderer.page("matrix.html", "matrix", lambda: matrix_context(by_id)),
-        renderer.page("tags.html", "tags", lambda: tags_context(config, by_id, scans, renderer.commit)),
+        *renderer.listing("index", index["rows"], lambda rows: {**index, "rows": rows}),
+        *renderer.listing("matrix", matrix["bugs"], lambda rows: {"matrix": {**matrix, "bugs": rows}}),
+        *renderer.listing("tags", _tag_rows(tags["files"]), lambda rows: {**tags, "files": _tag_files(rows)}),
     ]
     pages += [renderer.bug(bug) for bug in by_id]
     pages += [renderer.report(bug.report) for bug in by_id]
@@ -213,6 +222,31 @@ def site_pages(config: Config, bugs: Sequence[BugStatus], scans: Sequence[FileSc
         Page(SEARCH_INDEX, search_script(search_entries(by_id, page_stem))),
     ]
     return pages
+
+
+def _tag_rows(files: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """The tags page's rows, for paging: each tag with its file (a file with only malformed tags,
+    one row of its own), so that a file of thousands of tags is split like any listing."""
+    return [(file, tag) for file in files for tag in (file["tags"] or [None])]
+
+
+def _tag_files(rows: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """Rows of the tags page back into files: a file split across pages shows its part on each,
+    its malformed tags with its first part."""
+    files: dict[str, dict[str, Any]] = {}
+    for file, tag in rows:
+        part = files.get(file["path"])
+        if part is None:
+            first = tag is None or tag is file["tags"][0]
+            part = files[file["path"]] = {
+                **file,
+                "tags": [],
+                "malformed": file["malformed"] if first else [],
+                "continued": not first,
+            }
+        if tag is not None:
+            part["tags"].append(tag)
+    return list(files.values())
 
 
 def site_links(config: Config, bugs: Iterable[BugStatus]) -> dict[str, str]:
@@ -259,14 +293,31 @@ class _Renderer:
             f"pygments {pygments.__version__}",
             *project_templates(config),
         ]
-        self._common: list[bytes | str] = [*self._static, self.commit, repr(nav), repr(sorted(links.items()))]
+        # digested once: the sidebar and the links grow with the reports, and every page's key holds them
+        self._common: list[bytes | str] = [
+            digest_of(*self._static, self.commit, repr(nav), repr(sorted(links.items())))
+        ]
 
     def _values(self, path: str, values: dict[str, Any]) -> dict[str, Any]:
-        return {**values, "root": "../" * path.count("/"), "current": path, "nav": self.nav}
+        return {"current_bug": None, **values, "root": "../" * path.count("/"), "current": path, "nav": self.nav}
 
-    def page(self, path: str, template: str, context: Callable[[], dict[str, Any]]) -> Page:
+    def listing(self, name: str, rows: list[Any], context: Callable[[list[Any]], dict[str, Any]]) -> list[Page]:
+        """A listing's pages: `name`.html with the first PER_PAGE[name] rows, `name`-2.html with the
+        next, and so on, each with a pager (none where one page holds them all)."""
+        size = PER_PAGE[name]
+        chunks = [rows[start : start + size] for start in range(0, len(rows), size)] or [rows]
+        paths = [f"{name}.html", *(f"{name}-{number}.html" for number in range(2, len(chunks) + 1))]
+        links = [{"number": number, "href": path} for number, path in enumerate(paths, start=1)]
+        pages = []
+        for number, (path, chunk) in enumerate(zip(paths, chunks), start=1):
+            first = (number - 1) * size + 1
+            pager = {"pages": links, "current": number, "first": first, "last": first + len(chunk) - 1, "of": len(rows)}
+            pages.append(self.page(path, name, {**context(chunk), "pager": pager}))
+        return pages
+
+    def page(self, path: str, template: str, context: dict[str, Any]) -> Page:
         """A page whose context is cheap to make: the context itself is its key."""
-        values = self._values(path, context())
+        values = self._values(path, context)
         key = "site-" + digest_of(*self._common, path, template, repr(values)) + ".html"
         return Page(path, self._cached(key, lambda: self._render(template, values)))
 
@@ -279,7 +330,16 @@ class _Renderer:
             path,
             self._cached(
                 key,
-                lambda: self._render("bug", self._values(path, bug_context(self.config, bug, self.links, self.commit))),
+                lambda: self._render(
+                    "bug",
+                    self._values(
+                        path,
+                        {
+                            **bug_context(self.config, bug, self.links, self.commit),
+                            "current_bug": nav_entry(bug.report),
+                        },
+                    ),
+                ),
             ),
         )
 
@@ -334,14 +394,27 @@ def site_environment(config: Config) -> jinja2.Environment:
 # The pages' contexts
 
 
-def nav_context(bugs: Iterable[BugStatus]) -> dict[str, Any]:
+def nav_context(bugs: Iterable[BugStatus], limit: int | None = None) -> dict[str, Any]:
     """The sidebar: every bug, grouped by status in the order a bug moves through them, each
-    group sorted by ID."""
+    group sorted by ID. Over `limit` bugs, each group's count only (`complete` false): a list of
+    thousands on every page would make each page megabytes, and the search finds any bug."""
     groups: dict[str, list[dict[str, str]]] = {str(status): [] for status in Status}
     for bug in sorted(bugs, key=lambda b: b.report.bug_id):
-        report = bug.report
-        groups[str(report.status)].append({"id": report.bug_id, "title": report.title, "page": bug_page(report.bug_id)})
-    return {"groups": [{"status": status, "bugs": rows} for status, rows in groups.items() if rows]}
+        groups[str(bug.report.status)].append(nav_entry(bug.report))
+    complete = limit is None or sum(map(len, groups.values())) <= limit
+    return {
+        "complete": complete,
+        "groups": [
+            {"status": status, "count": len(rows), "bugs": rows if complete else []}
+            for status, rows in groups.items()
+            if rows
+        ],
+    }
+
+
+def nav_entry(report: BugReport) -> dict[str, str]:
+    """A bug as the sidebar lists it."""
+    return {"id": report.bug_id, "title": report.title, "page": bug_page(report.bug_id), "status": str(report.status)}
 
 
 def index_context(config: Config, bugs: Iterable[BugStatus]) -> dict[str, Any]:
@@ -362,6 +435,7 @@ def index_context(config: Config, bugs: Iterable[BugStatus]) -> dict[str, Any]:
             }
         )
     totals = {name: sum(row[name] for row in rows) for name in ("verified", "total", "stale", "failed", "proven")}
+    totals["bugs"] = len(rows)
     return {"rows": rows, "totals": totals}
 
 

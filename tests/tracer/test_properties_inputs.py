@@ -109,7 +109,7 @@ def test_evidence_loading_names_the_file_or_reads_it(tmp_path_factory, data):
 
 MARKDOWN_BITS = ["[a](b.md)", "[x](https://e.org)", "[y](#top)", '[t](c.md "title")', "![i](img.png)", "](", "[", "]",
                  "{{ x }}", "{% y %}", "TODO", "TBD", "<fill in>", "<describe\nit>", "```", "~~~", "````py", "  ```",
-                 "\n", "\r\n", "\r", " ", "\t", '"', "text", "ü"]  # fmt: skip
+                 "\n", "\r\n", "\r", " ", "\t", '"', "text", "ü", "todo", "<fİll>", "<descrıbe>", "ſ", "K"]  # fmt: skip
 
 
 def facts_line_by_line(text: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:

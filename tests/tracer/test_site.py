@@ -792,3 +792,64 @@ def test_chromium_screenshots_of_the_index_a_bug_the_matrix_and_the_tags(reposit
         assert values > 64, f"{shot} looks blank"
         if keep:
             keep_screenshot(shot, Path(keep))
+
+
+def test_a_team_of_many_bugs_gets_listings_in_pages_and_a_sidebar_of_counts(project, capsys, monkeypatch):
+    """Thousands of reports: the index, the matrix and the tags page split into pages that link to
+    each other, and a sidebar that counts each status (every page listing every bug would be
+    megabytes each). Pages a shorter listing no longer has are removed."""
+    monkeypatch.setattr("tracer.site.PER_PAGE", {"index": 2, "matrix": 2, "tags": 1})
+    monkeypatch.setattr("tracer.site.NAV_BUGS", 3)
+    more = [f"BUG-20250303-00{n}" for n in range(3, 7)]
+    make_files(
+        project,
+        {
+            f"docs/bug_reports/{b.lower()}-x.md": report_text(b, title=f"Bug {b}", status="open", items=ITEMS)
+            for b in more
+        },
+    )
+    folder = built(project, capsys)
+    everything = pages(folder)
+    # five bugs, two a page; five tags (four in step.py, the orphan's in other.py), one a page
+    for name, count in (("index", 3), ("matrix", 3), ("tags", 5)):
+        names = [name + ".html", *(f"{name}-{n}.html" for n in range(2, count + 1))]
+        assert f"{name}-{count + 1}.html" not in everything
+        for number, page in enumerate(names, start=1):
+            pagers = everything[page].findall(".//nav[@class='pager']")
+            assert len(pagers) == 2, page  # above and below the listing
+            links = [(a.get("href"), a.get("aria-current"), a.get("rel")) for a in pagers[0].iter("a")]
+            assert [href for href, current, _ in links if current == "page"] == [page]
+            assert ("Previous" in text_of(pagers[0])) == (number > 1)
+            assert ("Next" in text_of(pagers[0])) == (number < count)
+    index_rows = [
+        text_of(row.find("th"))
+        for page in ("index.html", "index-2.html", "index-3.html")
+        for row in everything[page].findall(".//table[@class='bugs cards']/tbody/tr")
+    ]
+    assert sorted(id.split()[0] for id in index_rows) == sorted([BUG, *more])  # each bug on one page, once
+    assert "5 bugs" in text_of(everything["index-2.html"].find(".//ul[@class='totals']"))
+    matrix_bugs = [
+        text_of(row).split()[0]
+        for page in ("matrix.html", "matrix-2.html", "matrix-3.html")
+        for row in everything[page].findall(".//tr[@class='bug-row']")
+    ]
+    assert sorted(matrix_bugs) == sorted([BUG, *more])
+    tag_rows = [
+        text_of(row.find("th"))
+        for page in ("tags.html", *(f"tags-{n}.html" for n in range(2, 6)))
+        for row in everything[page].findall(".//table[@class='tags cards']/tbody/tr")
+    ]
+    assert len(set(tag_rows)) == len(tag_rows) == 5
+    assert "(continued)" in text_of(everything["tags-3.html"].find(".//section/h2"))  # step.py, after other.py
+    for name, tree in everything.items():
+        sidebar = tree.find(".//nav[@class='sidebar']")
+        counts = {text_of(h).split()[0]: int(text_of(h).split()[1]) for h in sidebar.findall("h2")}
+        assert counts == {"Open": 4, "Fixed": 1}, name
+        listed = [a.get("href") for ul in sidebar.findall("ul[@class='bugs']") for a in ul.iter("a")]
+        assert listed == (["../" + name] if name.startswith("bugs/") else []), name
+        assert "search" in text_of(sidebar.find("p[@class='nav-more']"))
+    for bug in more[1:]:
+        (project / f"docs/bug_reports/{bug.lower()}-x.md").unlink()
+    folder = built(project, capsys)
+    assert sorted(p.name for p in folder.glob("index*.html")) == ["index.html"]
+    assert not list(folder.glob("matrix-*.html"))
