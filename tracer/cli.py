@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +71,18 @@ def echo_line(text: str, **options: Any) -> None:
     echo(one_line(text), **options)
 
 
+def echo_lines(lines: Iterable[str], **options: Any) -> None:
+    """Records, one a line, written at once (a click.echo a line costs more than the rest of a
+    warm `trace --all` of a large tree)."""
+    from tracer.escape import one_line
+
+    text = "\n".join(one_line(line) for line in lines)
+    if text:
+        echo(text, **options)
+
+
 def _echo_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
-        echo_line(str(problem), err=True)
+    echo_lines((str(problem) for problem in problems), err=True)
 
 
 @cli.command(
@@ -154,23 +163,25 @@ def trace(bug_id: str | None, every: bool, fmt: str) -> int:
     if fmt == "json":
         echo(json_text(traces if every else traces[0], indent=2))
     else:
-        for data in traces:
-            if every:
-                echo_line(f"{data['bug_id']}:")
-            for function in data["functions"]:
-                indent = "  " if every else ""
-                echo_line(
-                    f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: "
-                    f"{function['kind']} {function['qualname']}"
-                )
-                for change in function["changes"]:
-                    echo_line(
-                        f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}"
-                    )
+        echo_lines(_trace_lines(traces, every))
     found = any(data["functions"] for data in traces)
     if not found:
         echo("no code is tagged" + (f" with {bug_id}{_nearest_ids(project, bug_id)}" if bug_id else ""), err=True)
     return ExitCode.CLEAN if found else ExitCode.FINDINGS
+
+
+def _trace_lines(traces: list[dict[str, Any]], every: bool) -> Iterator[str]:
+    indent = "  " if every else ""
+    for data in traces:
+        if every:
+            yield f"{data['bug_id']}:"
+        for function in data["functions"]:
+            yield (
+                f"{indent}{function['path']}:{function['start_line']}-{function['end_line']}: "
+                f"{function['kind']} {function['qualname']}"
+            )
+            for change in function["changes"]:
+                yield f"{indent}  {change['start_line']}-{change['end_line']} {change['kind']}: {change['text']}"
 
 
 def _nearest_ids(project: Project, bug_id: str) -> str:
@@ -213,8 +224,7 @@ def list_reports(statuses: tuple[str, ...], fmt: str) -> int:
     if fmt == "json":
         echo(json_text([report_as_dict(r) for r in rows], indent=2))
     else:
-        for r in rows:
-            echo_line(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}")
+        echo_lines(f"{r.bug_id}  {r.status:<13} {r.severity:<8}  {r.title}" for r in rows)
     return ExitCode.FINDINGS if reports.problems else ExitCode.CLEAN
 
 

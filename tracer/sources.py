@@ -46,10 +46,17 @@ _SKIPPED = re.compile("(?:^|/)(?:" + "|".join(re.escape(d) for d in sorted(SKIPP
 
 
 class Selection(NamedTuple):
-    """The files to scan with their stat, and a note for each file passed over."""
+    """The files to scan, each with its stamp (what tells whether it changed since the last scan:
+    its blob in git's index where git knows it unchanged, else its stat) and its stat where it was
+    taken; and a note for each file passed over."""
 
-    files: tuple[tuple[str, os.stat_result], ...]
+    files: tuple[tuple[str, str, os.stat_result | None], ...]
     notes: tuple[FileScan, ...]
+
+
+class GitListing(NamedTuple):
+    paths: list[str]  # tracked and untracked, without what .gitignore ignores
+    clean: dict[str, str]  # path: blob id, for each regular file git finds unchanged since it was staged
 
 
 def select_files(config: Config) -> Selection:
@@ -58,7 +65,8 @@ def select_files(config: Config) -> Selection:
     out of the project, is skipped with a note."""
     root = os.path.realpath(config.root)
     prefixes = [_root_prefix(config, root, source_root) for source_root in config.source_roots]
-    listed, git_failure = _git_files(config.root)
+    listing, git_failure = _git_files(config.root)
+    listed, clean = (listing.paths, listing.clean) if listing else (None, {})
     candidates: set[str] = set()
     for prefix in prefixes:
         if listed is not None:
@@ -74,7 +82,7 @@ def select_files(config: Config) -> Selection:
         for t in config.test_roots
         if not any(p.startswith(t.rstrip("/") + "/") for p in prefixes if p)
     )
-    files: list[tuple[str, os.stat_result]] = []
+    files: list[tuple[str, str, os.stat_result | None]] = []
     notes: list[FileScan] = [_note(".", git_failure)] if git_failure else []
     top = os.path.join(os.fspath(config.root), "")  # strings, not Paths: this loop runs once per file on every command
     links: list[tuple[str, os.stat_result]] = []
@@ -82,17 +90,21 @@ def select_files(config: Config) -> Selection:
     for path in sorted(candidates):
         if not path.endswith(".py") or (excluded and path.startswith(excluded)) or path.startswith(test_prefixes):
             continue
+        blob = clean.get(path)
+        if blob is not None:  # git has just compared it with its index, as `git status` does: no stat of ours
+            files.append((path, "git " + blob, None))
+            continue
         try:
             info = lstat(top + path)
         except OSError:
             continue  # listed by git, deleted since
         if is_regular(info.st_mode):
-            files.append((path, info))
+            files.append((path, stat_stamp(info), info))
         elif is_link(info.st_mode):
             links.append((path, info))
         else:
             notes.append(_note(path, f"not a regular file ({file_kind(info.st_mode)}); skipped"))
-    real_paths = {os.path.join(root, path) for path, _ in files} if links else set()
+    real_paths = {os.path.join(root, path) for path, _, _ in files} if links else set()
     for path, _ in links:
         target = os.path.realpath(config.root / path)
         if not _inside(target, root):
@@ -103,7 +115,7 @@ def select_files(config: Config) -> Selection:
         except OSError:
             continue  # a dangling link
         if stat.S_ISREG(info.st_mode) and target not in real_paths:  # else it is scanned under its own name
-            files.append((path, info))
+            files.append((path, stat_stamp(info), info))
             real_paths.add(target)
     return Selection(tuple(sorted(files, key=lambda item: item[0])), tuple(notes))
 
@@ -130,13 +142,17 @@ def _note(path: str, message: str) -> FileScan:
     return FileScan(path, problems=(Problem(path, 1, "T002", message, Severity.WARNING),))
 
 
-def _git_files(root: Path) -> tuple[list[str] | None, str]:
-    """The files git lists (tracked and untracked, without what .gitignore ignores), or None and
-    why not. Outside a repository, or without git, the tree is walked and nothing is said; a
-    repository whose listing fails (a corrupt index, say) is walked too, and said so."""
+def _git_files(root: Path) -> tuple[GitListing | None, str]:
+    """The files git lists (tracked and untracked, without what .gitignore ignores) and the blob
+    of each it finds unchanged, or None and why not. Outside a repository, or without git, the
+    tree is walked and nothing is said; a repository whose listing fails (a corrupt index, say) is
+    walked too, and said so. One `git ls-files` does what `git status` does (a stat of every
+    tracked file against the index, a walk for untracked ones), in C, so that a warm scan of a
+    large repository stats nothing itself."""
     try:
         done = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            ["git", "ls-files", "-z", "-t", "-v", "-s", "--cached", "--modified", "--deleted", "--others"]
+            + ["--exclude-standard"],
             cwd=root,
             capture_output=True,
             stdin=subprocess.DEVNULL,
@@ -149,14 +165,29 @@ def _git_files(root: Path) -> tuple[list[str] | None, str]:
             return None, ""
         first = error.splitlines()[0][:200] if error else f"exit code {done.returncode}"
         return None, f"git ls-files failed ({first}); walked the tree instead, .gitignore not applied"
-    out = done.stdout
     # surrogateescape: a file name that is not UTF-8 keeps its bytes (os.fsencode gives them back)
-    paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    paths: dict[str, None] = {}
+    blobs: dict[str, str] = {}
+    changed: set[str] = set()
+    for record in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        tag, _, rest = record.partition(" ")
+        if tag == "?":
+            paths[rest] = None
+            continue
+        entry, tab, path = rest.partition("\t")
+        if not tab:
+            continue
+        paths[path] = None
+        mode, blob, stage = (entry.split(" ") + ["", "", ""])[:3]
+        # H: cached and trusted; h (assume-unchanged) and S (skip-worktree) say nothing of the file
+        if tag == "H" and stage == "0" and mode in ("100644", "100755"):
+            blobs[path] = blob
+        else:  # C (modified), R (deleted), a conflict, a link, a submodule: looked at as git does not
+            changed.add(path)
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
     venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
-    return [
-        p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)
-    ], ""
+    listed = [p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)]
+    return GitListing(listed, {p: blobs[p] for p in listed if p in blobs and p not in changed}), ""
 
 
 def _walk(root: Path, prefix: str) -> list[str]:
@@ -223,13 +254,9 @@ class ScanIndex:
         except (OSError, ValueError, AttributeError):
             pass
 
-    @staticmethod
-    def _stamp(info: os.stat_result) -> str:
-        return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_dev}"
-
-    def lookup(self, path: str, info: os.stat_result) -> tuple[bool, FileScan | None]:
+    def lookup(self, path: str, stamp: str) -> tuple[bool, FileScan | None]:
         """(known, scan): a known file with scan None holds no ID."""
-        if self.stamps.get(path) != self._stamp(info):
+        if self.stamps.get(path) != stamp:
             return False, None
         scan = self.scans.get(path)
         try:
@@ -237,14 +264,16 @@ class ScanIndex:
         except (ValueError, KeyError, TypeError):
             return False, None
 
-    def record(self, path: str, info: os.stat_result, scan: FileScan | None) -> None:
+    def record(self, path: str, stamp: str, info: os.stat_result, scan: FileScan | None) -> None:
+        """`scan` of the file as read now, under `stamp`; `info`: its stat as read (a file changed
+        within the racy window is not indexed, whatever its stamp)."""
         if self.file is None:
             return
         self.scans.pop(path, None)
         if max(info.st_mtime_ns, info.st_ctime_ns) >= self.started - _RACY_NS:
             self.changed |= self.stamps.pop(path, None) is not None
             return
-        self.stamps[path] = self._stamp(info)
+        self.stamps[path] = stamp
         if scan is not None:
             self.scans[path] = asdict(scan)
         self.changed = True
@@ -260,6 +289,10 @@ class ScanIndex:
             return
         text = json.dumps({"key": self.key, "stamps": self.stamps, "scans": self.scans}, sort_keys=True)
         ContentCache(self.file.parent).put(self.file.name, text)
+
+
+def stat_stamp(info: os.stat_result) -> str:
+    return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_dev}"
 
 
 def _scan_from_dict(data: dict[str, Any]) -> FileScan:
@@ -294,47 +327,48 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     cache = ScanCache(folder)
     index = ScanIndex(folder / "index.json" if folder else None, digest_of("index", regex.pattern, str(regex.flags)))
     scans: dict[str, FileScan] = {note.path: note for note in selection.notes}
-    to_parse: list[tuple[str, os.stat_result, bytes, str]] = []
-    for path, info in selection.files:
-        known, scan = index.lookup(path, info)
+    to_parse: list[tuple[str, str, os.stat_result, bytes, str]] = []
+    for path, stamp, stated in selection.files:
+        known, scan = index.lookup(path, stamp)
         if known:
             if scan is not None:
                 scans[path] = scan
             continue
         try:
-            data = _read_regular(config.root / path)
+            data, info = _read_regular(config.root / path)
         except OSError as error:
             scans[path] = FileScan(
                 path, problems=(Problem(path, 1, "T002", f"cannot read: {error.strerror or error}"),)
             )
             continue
         if not prefilter_for(regex).may_match(data):  # built on the first file read: a warm scan reads none
-            index.record(path, info, None)
+            index.record(path, stamp, stated or info, None)
             continue
         key = cache.key(data, path, f"{regex.pattern}\0{regex.flags}")  # flags: config may pass (?i) as one
         cached = cache.get(key)
         if cached is None:
-            to_parse.append((path, info, data, key))
+            to_parse.append((path, stamp, stated or info, data, key))
         else:
             scans[path] = cached
-            index.record(path, info, cached)
-    parsed = _parse_all([(path, data) for path, _, data, _ in to_parse], regex)
-    for (path, info, _, key), scan in zip(to_parse, parsed):
+            index.record(path, stamp, stated or info, cached)
+    parsed = _parse_all([(path, data) for path, _, _, data, _ in to_parse], regex)
+    for (path, stamp, info, _, key), scan in zip(to_parse, parsed):
         cache.put(key, scan)
-        index.record(path, info, scan)
+        index.record(path, stamp, info, scan)
         scans[path] = scan
-    index.save({path for path, _ in selection.files})
+    index.save({path for path, _, _ in selection.files})
     return [scans[path] for path in sorted(scans)]
 
 
-def _read_regular(path: Path) -> bytes:
-    """A file's bytes, if it is still a regular file when opened: O_NONBLOCK keeps a FIFO that
-    replaced it since from blocking the open."""
+def _read_regular(path: Path) -> tuple[bytes, os.stat_result]:
+    """A file's bytes and its stat as opened, if it is still a regular file then: O_NONBLOCK keeps
+    a FIFO that replaced it since from blocking the open."""
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(0, "not a regular file")
-        return handle.read()
+        return handle.read(), info
 
 
 PARALLEL_FROM = 4  # below this many files, starting worker processes costs more than it saves
