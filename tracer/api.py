@@ -125,7 +125,7 @@ class Project:
         """The bug's document as it would be written now, and its diffs as data where it has them."""
         from tracer.render import render_bug
 
-        return render_bug(self.config, self.bug(bug_id), base, self.cache, self.templates, self.environment)
+        return render_bug(self.config, self.bug(bug_id), base, self.cache, self.templates, lambda: self.environment)
 
     @cached_property
     def environment(self) -> jinja2.Environment:

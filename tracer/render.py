@@ -8,7 +8,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -484,13 +484,13 @@ def render_bug(
     base: str | None = None,
     cache: ContentCache | None = None,
     templates: Sequence[bytes | str] | None = None,
-    environment: jinja2.Environment | None = None,
+    environment: Callable[[], jinja2.Environment] | None = None,
 ) -> list[Document]:
     """The bug's document as it would be written now, and, where the report names a pre-fix
     revision, its diffs as data (what a shallow clone, which lacks that revision, keeps). Both are
     cached under a digest of everything they are made of, so an unchanged bug is never rendered
-    (nor jinja2 imported) twice. `templates` (`project_templates`) and `environment`, where the
-    caller made them once for many bugs."""
+    (nor jinja2 imported) twice. `templates` (`project_templates`) and `environment` (called only
+    to render), where the caller makes them once for many bugs."""
     out, data = document_path(config, bug.report), diffs_path(config, bug.report)
     cache = cache or ContentCache(None)
     templates = project_templates(config) if templates is None else templates
@@ -501,7 +501,8 @@ def render_bug(
         text = diffs_text = None
     if not isinstance(text, str) or not isinstance(diffs_text, str):
         diffs = scope_diffs(config, bug, base)
-        text = render_template(config, TEMPLATE, document_context(config, bug, base, out, diffs=diffs), environment)
+        context = document_context(config, bug, base, out, diffs=diffs)
+        text = render_template(config, TEMPLATE, context, environment() if environment else None)
         diffs_text = diffs_json(bug, base, diffs)
         cache.put(key, json.dumps([text, diffs_text], ensure_ascii=False))
     return [Document(out, text)] + ([Document(data, diffs_text)] if diffs_text else [])

@@ -59,13 +59,15 @@ class GitListing(NamedTuple):
     clean: dict[str, str]  # path: blob id, for each regular file git finds unchanged since it was staged
 
 
-def select_files(config: Config) -> Selection:
+def select_files(config: Config, listed_by_git: tuple[bytes | None, str] | None = None) -> Selection:
     """The regular files to scan. A source root that does not exist or leads out of the project
     is a TracerError naming `source_roots`; a FIFO, socket or device named `*.py`, or a symlink
-    out of the project, is skipped with a note."""
+    out of the project, is skipped with a note. `listed_by_git`: `git_listing`'s answer, where
+    the caller has it."""
     root = os.path.realpath(config.root)
-    prefixes = [_root_prefix(config, root, source_root) for source_root in config.source_roots]
-    listing, git_failure = _git_files(config.root)
+    prefixes = source_prefixes(config)
+    raw, git_failure = listed_by_git or git_listing(config.root)
+    listing = parse_listing(raw) if raw is not None else None
     listed, clean = (listing.paths, listing.clean) if listing else (None, {})
     candidates: set[str] = set()
     for prefix in prefixes:
@@ -120,6 +122,13 @@ def select_files(config: Config) -> Selection:
     return Selection(tuple(sorted(files, key=lambda item: item[0])), tuple(notes))
 
 
+def source_prefixes(config: Config) -> list[str]:
+    """The source roots as project-relative prefixes; TracerError for one that is missing or
+    leads out of the project."""
+    root = os.path.realpath(config.root)
+    return [_root_prefix(config, root, source_root) for source_root in config.source_roots]
+
+
 def _root_prefix(config: Config, root: str, source_root: str) -> str:
     """A source root as a project-relative prefix ("" for the whole project, "src/" for src)."""
     path = config.root / source_root
@@ -142,13 +151,12 @@ def _note(path: str, message: str) -> FileScan:
     return FileScan(path, problems=(Problem(path, 1, "T002", message, Severity.WARNING),))
 
 
-def _git_files(root: Path) -> tuple[GitListing | None, str]:
-    """The files git lists (tracked and untracked, without what .gitignore ignores) and the blob
-    of each it finds unchanged, or None and why not. Outside a repository, or without git, the
-    tree is walked and nothing is said; a repository whose listing fails (a corrupt index, say) is
-    walked too, and said so. One `git ls-files` does what `git status` does (a stat of every
-    tracked file against the index, a walk for untracked ones), in C, so that a warm scan of a
-    large repository stats nothing itself."""
+def git_listing(root: Path) -> tuple[bytes | None, str]:
+    """What `git ls-files` says of the tree (its records, for `parse_listing`), or None and why
+    not. Outside a repository, or without git, the tree is walked and nothing is said; a
+    repository whose listing fails (a corrupt index, say) is walked too, and said so. One
+    `git ls-files` does what `git status` does (a stat of every tracked file against the index, a
+    walk for untracked ones), in C, so that a warm scan of a large repository stats nothing itself."""
     try:
         done = subprocess.run(
             ["git", "ls-files", "-z", "-t", "-v", "-s", "--cached", "--modified", "--deleted", "--others"]
@@ -165,11 +173,35 @@ def _git_files(root: Path) -> tuple[GitListing | None, str]:
             return None, ""
         first = error.splitlines()[0][:200] if error else f"exit code {done.returncode}"
         return None, f"git ls-files failed ({first}); walked the tree instead, .gitignore not applied"
+    return done.stdout, ""
+
+
+# Every Python file git lists is tracked, a regular file, and unchanged since it was staged (a
+# record of another file may say anything): the listing then names the content of every source.
+# Atomic, each record matched once: a record that both alternatives match must not make a listing
+# that fails take exponential time to fail.
+_VOUCHED_FOR = re.compile(rb"(?>(?:H 100(?:644|755) [0-9a-f]+ 0\t[^\0]*|[^\0]*(?<!\.py))\0)*+")
+
+
+def source_records(raw: bytes) -> bytes:
+    """The records of git's listing that decide the scans: those of Python files, and of the
+    `pyvenv.cfg` files that mark a virtual environment (an edit of a README changes nothing)."""
+    return b"\0".join(record for record in raw.split(b"\0") if record.endswith((b".py", b"pyvenv.cfg")))
+
+
+def vouched_for(raw: bytes) -> bool:
+    """Whether git's listing vouches for the content of every Python file it lists."""
+    return _VOUCHED_FOR.fullmatch(raw) is not None
+
+
+def parse_listing(raw: bytes) -> GitListing:
+    """The files of git's listing (tracked and untracked, without what .gitignore ignores) and
+    the blob of each it finds unchanged."""
     # surrogateescape: a file name that is not UTF-8 keeps its bytes (os.fsencode gives them back)
     paths: dict[str, None] = {}
     blobs: dict[str, str] = {}
     changed: set[str] = set()
-    for record in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+    for record in raw.decode("utf-8", "surrogateescape").split("\0"):
         tag, _, rest = record.partition(" ")
         if tag == "?":
             paths[rest] = None
@@ -187,7 +219,7 @@ def _git_files(root: Path) -> tuple[GitListing | None, str]:
     # A virtual environment that .gitignore forgot is still no source: it holds a pyvenv.cfg.
     venvs = tuple(p[: -len("pyvenv.cfg")] for p in paths if p == "pyvenv.cfg" or p.endswith("/pyvenv.cfg"))
     listed = [p for p in paths if p.endswith(".py") and not (venvs and p.startswith(venvs)) and not _SKIPPED.search(p)]
-    return GitListing(listed, {p: blobs[p] for p in listed if p in blobs and p not in changed}), ""
+    return GitListing(listed, {p: blobs[p] for p in listed if p in blobs and p not in changed})
 
 
 def _walk(root: Path, prefix: str) -> list[str]:
@@ -291,6 +323,29 @@ class ScanIndex:
         ContentCache(self.file.parent).put(self.file.name, text)
 
 
+class TreeScans:
+    """The scans of a whole tree under the digest of git's listing of it (see `scan_project`)."""
+
+    def __init__(self, file: Path | None, key: str):
+        self.file, self.key = file, key
+
+    def load(self) -> list[FileScan] | None:
+        if self.file is None:
+            return None
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8", errors="surrogateescape"))
+            if data.get("key") == self.key:
+                return [_scan_from_dict(scan) for scan in data["scans"]]
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            pass
+        return None
+
+    def save(self, scans: list[FileScan]) -> None:
+        if self.file is not None:
+            text = json.dumps({"key": self.key, "scans": [asdict(scan) for scan in scans]}, sort_keys=True)
+            ContentCache(self.file.parent).put(self.file.name, text)
+
+
 def stat_stamp(info: os.stat_result) -> str:
     return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_dev}"
 
@@ -322,8 +377,20 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     is not read; a file that cannot hold an ID is not parsed; the files that must be parsed are
     parsed in parallel when there are several."""
     regex = config.id_regex
-    selection = select_files(config)
     folder = config.cache("scan") if use_cache else None
+    raw, git_failure = git_listing(config.root)
+    # Where git vouches for every source, its listing names them all: the scans of this very
+    # listing are the project's, read from one file without a look at any other. The source roots
+    # as resolved are part of the key (a symlinked source root may point elsewhere now).
+    prefixes = source_prefixes(config)  # a source root that is missing is an error either way
+    tree = TreeScans(
+        folder / "tree.json" if folder and raw is not None and vouched_for(raw) else None,
+        digest_of("tree", config.cache_key, regex.pattern, str(regex.flags), *prefixes, source_records(raw or b"")),
+    )
+    whole = tree.load()
+    if whole is not None:
+        return whole
+    selection = select_files(config, (raw, git_failure))
     cache = ScanCache(folder)
     index = ScanIndex(folder / "index.json" if folder else None, digest_of("index", regex.pattern, str(regex.flags)))
     scans: dict[str, FileScan] = {note.path: note for note in selection.notes}
@@ -357,7 +424,9 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
         index.record(path, stamp, info, scan)
         scans[path] = scan
     index.save({path for path, _, _ in selection.files})
-    return [scans[path] for path in sorted(scans)]
+    result = [scans[path] for path in sorted(scans)]
+    tree.save(result)
+    return result
 
 
 def _read_regular(path: Path) -> tuple[bytes, os.stat_result]:

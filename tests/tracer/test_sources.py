@@ -9,6 +9,8 @@ import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import commit_all, git, make_files
 from tracer.config import Config
@@ -253,3 +255,60 @@ def test_a_warm_scan_of_a_committed_tree_takes_git_at_its_word_and_stats_nothing
         scan.path: {tag for s in scan.scopes for c in s.changes for tag in c.bug_ids} for scan in scan_project(config)
     }
     assert rescanned["a.py"] == {"BUG-20250101-777"} and rescanned["c.py"] == {"BUG-20250101-001"}
+
+
+RECORDS = st.tuples(
+    st.sampled_from(["H", "h", "C", "R", "S", "?"]),
+    st.sampled_from(["100644", "100755", "120000", "160000"]),
+    st.sampled_from(["0", "1"]),
+    st.sampled_from(["a.py", "b.txt", "dir/c.py", "d.pyc", "e.py.txt", "f py", ".py", "g\t.py"]),
+)
+
+
+@settings(max_examples=300, deadline=2000)
+@given(st.lists(RECORDS, max_size=60))
+def test_git_vouches_for_a_listing_where_every_python_file_is_tracked_unchanged_and_regular(records):
+    """The whole-tree key (`vouched_for`) holds exactly where each Python file's record is H, a
+    regular file's mode and stage 0: any other record of a Python file (changed, deleted,
+    untracked, assume-unchanged, a link) means a scan must look at the files. Also: a listing of
+    many records that both forms match fails at once (no exponential backtracking)."""
+    from tracer.sources import vouched_for
+
+    raw = b"".join(
+        (f"? {path}" if tag == "?" else f"{tag} {mode} {'ab' * 20} {stage}\t{path}").encode() + b"\0"
+        for tag, mode, stage, path in records
+    )
+    expected = all(
+        tag == "H" and mode in ("100644", "100755") and stage == "0"
+        for tag, mode, stage, path in records
+        if path.endswith(".py")
+    )
+    assert vouched_for(raw) == expected
+    clean_documents = b"".join(b"H 100644 %s 0\tdoc%d.txt\0" % (b"ab" * 20, n) for n in range(200))
+    assert not vouched_for(clean_documents + b"C 100644 " + b"ab" * 20 + b" 0\tlast.py\0")
+
+
+def test_a_warm_scan_of_a_tree_git_vouches_for_reads_one_file(tmp_path, monkeypatch):
+    """Every source tracked and unchanged: the scans are those of git's very listing, read from
+    one cache file; any change git sees (an edit, a new file) and the files are looked at again."""
+    import tracer.sources
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    make_files(tmp_path, {"a.py": TAGGED, "b.py": "x = 1\n", "README.md": "# demo\n"})
+    commit_all(tmp_path, "tree")
+    config = Config(root=tmp_path)
+    first = scan_project(config)
+    selected: list[bool] = []
+    real_select = tracer.sources.select_files
+    monkeypatch.setattr(tracer.sources, "select_files", lambda *args: selected.append(True) or real_select(*args))
+    assert scan_project(config) == first and selected == []
+    (tmp_path / "README.md").write_text("# changed, and no source\n")
+    assert scan_project(config) == first and selected == []
+    (tmp_path / "b.py").write_text(f"# {'BUG-20250101-002'}: new\nx = 2\n")
+    second = scan_project(config)
+    assert selected == [True] and {s.path for s in second} == {"a.py", "b.py"}
+    commit_all(tmp_path, "b")
+    assert scan_project(config) == second and selected == [True, True]  # a new listing: scanned, then kept
+    assert scan_project(config) == second and selected == [True, True]
+    with pytest.raises(TracerError, match="source_roots"):
+        scan_project(Config(root=tmp_path, source_roots=("missing",)))
