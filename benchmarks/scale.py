@@ -148,7 +148,8 @@ def build_copy(tree: Path, source: Path, pattern: str, skip: tuple[str, ...] = (
 def commit(tree: Path) -> None:
     def git(*args: str) -> None:
         subprocess.run(
-            ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
+            # no automatic gc: one started after the commit would pack objects under the timings
+            ["git", "-c", "user.name=b", "-c", "user.email=b@b", "-c", "gc.auto=0", *args],
             cwd=tree,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -254,7 +255,7 @@ def measure(name: str, tree: Path, pattern: str, versions: dict[str, Path], repe
     parse, parse_wall = python(PARSE, [str(listing)], tree)
     click = run([sys.executable, "-P", "-c", "import click"], tree, repeat)
     status = run(["git", "status", "--porcelain"], tree, repeat)
-    count = sum(1 for _ in tree.rglob("*.py"))
+    count = sum(1 for path in tree.rglob("*.py") if ".git" not in path.parts)
     rows: list[Row] = [
         (
             f"{name} ({count} files, {len(files)} tagged): ast.parse of the tagged files, one process",
