@@ -152,15 +152,17 @@ def _note(path: str, message: str) -> FileScan:
 
 
 def git_listing(root: Path) -> tuple[bytes | None, str]:
-    """What `git ls-files` says of the tree (its records, for `parse_listing`), or None and why
-    not. Outside a repository, or without git, the tree is walked and nothing is said; a
-    repository whose listing fails (a corrupt index, say) is walked too, and said so. One
-    `git ls-files` does what `git status` does (a stat of every tracked file against the index, a
-    walk for untracked ones), in C, so that a warm scan of a large repository stats nothing itself."""
+    """What `git ls-files` says of the tree's sources (its records, for `parse_listing`: those of
+    Python files, and of the `pyvenv.cfg` files that mark a virtual environment, so that an edit
+    of a README changes nothing here), or None and why not. Outside a repository, or without
+    git, the tree is walked and nothing is said; a repository whose listing fails (a corrupt
+    index, say) is walked too, and said so. One `git ls-files` does what `git status` does (a
+    stat of every tracked file against the index, a walk for untracked ones), in C, so that a
+    warm scan of a large repository stats nothing itself."""
     try:
         done = subprocess.run(
             ["git", "ls-files", "-z", "-t", "-v", "-s", "--cached", "--modified", "--deleted", "--others"]
-            + ["--exclude-standard"],
+            + ["--exclude-standard", "--", "*.py", "*pyvenv.cfg"],  # the sources, and what marks a venv
             cwd=root,
             capture_output=True,
             stdin=subprocess.DEVNULL,
@@ -181,12 +183,6 @@ def git_listing(root: Path) -> tuple[bytes | None, str]:
 # Atomic, each record matched once: a record that both alternatives match must not make a listing
 # that fails take exponential time to fail.
 _VOUCHED_FOR = re.compile(rb"(?>(?:H 100(?:644|755) [0-9a-f]+ 0\t[^\0]*|[^\0]*(?<!\.py))\0)*+")
-
-
-def source_records(raw: bytes) -> bytes:
-    """The records of git's listing that decide the scans: those of Python files, and of the
-    `pyvenv.cfg` files that mark a virtual environment (an edit of a README changes nothing)."""
-    return b"\0".join(record for record in raw.split(b"\0") if record.endswith((b".py", b"pyvenv.cfg")))
 
 
 def vouched_for(raw: bytes) -> bool:
@@ -385,7 +381,7 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     prefixes = source_prefixes(config)  # a source root that is missing is an error either way
     tree = TreeScans(
         folder / "tree.json" if folder and raw is not None and vouched_for(raw) else None,
-        digest_of("tree", config.cache_key, regex.pattern, str(regex.flags), *prefixes, source_records(raw or b"")),
+        digest_of("tree", config.cache_key, regex.pattern, str(regex.flags), *prefixes, raw or b""),
     )
     whole = tree.load()
     if whole is not None:
