@@ -214,7 +214,11 @@ class _File:
             if found and found[-1] == line:
                 continue
             begins = max(source.rfind("\n", 0, at), source.rfind("\r", 0, at)) + 1
-            if keep(self.text(line)[at - begins :]):
+            # The comment may open at an earlier `#` of the line than the one matched (`# ###
+            # heading` for Django's `#\d{4,5}`, `# #12345: fix`): each is a possible start.
+            text = self.text(line)
+            starts = [column for column, char in enumerate(text[: at - begins + 1]) if char == "#"]
+            if any(keep(text[column:]) for column in starts):
                 found.append(line)
         return found
 

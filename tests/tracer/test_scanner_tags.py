@@ -148,6 +148,20 @@ def test_the_prefilter_keeps_a_file_whose_only_tag_is_malformed():
     assert scan_source("a.py", "# X-1: typo\n", compile_id_pattern(r"X\d+")).malformed  # what it keeps the file for
 
 
+def test_a_comment_opening_with_hashes_is_read_from_its_first_hash():
+    """Django's `#\d{4,5}\b` starts with the comment's own character: a `#` further along the
+    line must not hide where the comment starts. Found on Django's sources: headings such as
+    `# ### Envelope checking ###` above a def were lost as malformed tags, and `# #12345: fix`
+    could be lost as a tag."""
+    pattern = compile_id_pattern(r"#\d{4,5}\b")
+    source = "x = 1\n\n# ### Heading ###\n\n\n# ### Envelope checking ###\ndef f():\n    # #12345: fix\n    return 1\n"
+    scan = scan_source("a.py", source, pattern)
+    assert [tag.line for tag in scan.malformed] == [3, 6]
+    assert [(change.bug_ids, change.text) for scope in scan.scopes for change in scope.changes] == [
+        (("#12345",), "fix")
+    ]
+
+
 @pytest.mark.parametrize("pattern", [r"(?i)\u212a-\d+", r"bug\s\d+", r"(?u)bug-\d+", "caf\u00e9-\\d+"])
 def test_the_pattern_runs_over_the_text_where_bytes_could_read_it_otherwise(pattern):
     regex = compile_id_pattern(pattern)
