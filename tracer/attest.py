@@ -298,10 +298,11 @@ def recorded_signatures(config: Config, bug_id: str, files: Mapping[str, Evidenc
     return signatures
 
 
-def attestation_inputs(config: Config, bug_id: str) -> list[bytes | str]:
-    """Names and bytes of a bug's attestations and of the allowed signers, for the documents' cache keys."""
+def attestation_inputs(config: Config, bug_id: str, evidence: list[Path] | None = None) -> list[bytes | str]:
+    """Names and bytes of a bug's attestations and of the allowed signers, for the documents'
+    cache keys. `evidence`: the bug's `evidence_files`, where the caller has them."""
     candidates = [(config.path(config.allowed_signers), True)] if config.allowed_signers else []
-    for path in evidence_files(config, bug_id):
+    for path in evidence_files(config, bug_id) if evidence is None else evidence:
         candidates += [(attestation_path(path), False), (signature_path(path), False)]
     parts: list[bytes | str] = []
     for candidate, follow in candidates:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -56,7 +56,8 @@ def _real(path: Path | str) -> str:
     folders = _folders.get()
     if folders is None:
         return os.path.realpath(path)
-    folder, name = os.path.split(os.path.join(os.getcwd(), path))
+    text = os.fspath(path)
+    folder, name = os.path.split(text if os.path.isabs(text) else os.path.join(os.getcwd(), text))
     if name in ("", ".", ".."):
         return os.path.realpath(path)
     real_folder = folders.get(folder)
@@ -64,6 +65,18 @@ def _real(path: Path | str) -> str:
         real_folder = folders[folder] = os.path.realpath(folder)
     joined = os.path.join(real_folder, name)
     return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+
+def _real_root(root: Path) -> str:
+    """The project's root resolved: once a command, like the folders (it is every check's other end)."""
+    folders = _folders.get()
+    if folders is None:
+        return os.path.realpath(root)
+    key = "\0root\0" + os.fspath(root)  # no folder's name holds a NUL
+    real = folders.get(key)
+    if real is None:
+        real = folders[key] = os.path.realpath(root)
+    return real
 
 
 def _within(real: str, root_real: str) -> bool:
@@ -80,15 +93,19 @@ def shown(root: Path, path: Path) -> str:
 
 def is_inside(root: Path, path: Path) -> bool:
     """Whether `path`, with every symlink on the way followed, lies inside `root`."""
-    return _within(_real(path), _real(root))
+    return _within(_real(path), _real_root(root))
 
 
 def inside(root: Path, path: Path) -> Path:
     """`path` resolved, where it lies inside `root`; UnsafePath where a symlink leads it out."""
+    return Path(_inside(root, path))
+
+
+def _inside(root: Path, path: Path) -> str:
     real = _real(path)
-    if not _within(real, _real(root)):
+    if not _within(real, _real_root(root)):
         raise UnsafePath("leads out of the project (through a symlink); not followed", shown(root, path))
-    return Path(real)
+    return real
 
 
 def file_kind(mode: int) -> str:
@@ -109,33 +126,34 @@ def read_bytes(root: Path, path: Path, limit: int, limit_key: str, what: str = "
     """The bytes of a regular file inside the project, at most `limit` of them (`limit_key` names
     the setting that raises it). Checked before reading: a FIFO is never waited on, a device never
     read, a file over the limit never loaded."""
-    return _read(inside(root, path), shown(root, path), limit, limit_key, what)
+    return _read(_inside(root, path), lambda: shown(root, path), limit, limit_key, what)
 
 
 def read_named(root: Path, path: Path, limit: int, limit_key: str, what: str = "file") -> bytes:
     """A regular file the user names on the command line, anywhere, but not through a symlink
     inside the project; at most `limit` bytes."""
-    return _read(output_target(root, path), str(path), limit, limit_key, what)
+    return _read(output_target(root, path), lambda: str(path), limit, limit_key, what)
 
 
-def _read(real: Path, where: str, limit: int, limit_key: str, what: str) -> bytes:
+def _read(real: Path | str, where: Callable[[], str], limit: int, limit_key: str, what: str) -> bytes:
+    """`where`: the path as messages show it, made only for one (most reads succeed)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(real, flags)
     except OSError as error:
-        raise UnsafePath(f"cannot read: {error.strerror or error}", where) from None
+        raise UnsafePath(f"cannot read: {error.strerror or error}", where()) from None
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafePath(f"{file_kind(info.st_mode)}, not a regular file; not read", where)
+            raise UnsafePath(f"{file_kind(info.st_mode)}, not a regular file; not read", where())
         if info.st_size > limit:
-            raise TooLarge(too_large(what, info.st_size, limit, limit_key), where)
+            raise TooLarge(too_large(what, info.st_size, limit, limit_key), where())
         with os.fdopen(os.dup(descriptor), "rb") as handle:
             data = handle.read(limit + 1)
     finally:
         os.close(descriptor)
     if len(data) > limit:  # it grew while being read
-        raise TooLarge(too_large(what, len(data), limit, limit_key), where)
+        raise TooLarge(too_large(what, len(data), limit, limit_key), where())
     return data
 
 
@@ -148,7 +166,7 @@ def write_target(root: Path, path: Path) -> Path:
     the project) and the file's own name, so that a link planted in the file's place is replaced
     by the write, never followed. A folder or a FIFO in its place is refused."""
     folder = _real(path.parent)
-    if not _within(folder, _real(root)):
+    if not _within(folder, _real_root(root)):
         raise UnsafePath("its folder leads out of the project (through a symlink); nothing written", shown(root, path))
     target = Path(folder) / path.name
     try:
@@ -165,7 +183,7 @@ def output_target(root: Path, path: Path) -> Path:
     through a symlink that lies inside the project (a pull request could have planted it), and
     never onto one (a link as the last part, where it lies in the project)."""
     absolute = path if path.is_absolute() else Path.cwd() / path
-    root_real = _real(root)
+    root_real = _real_root(root)
     current = Path(absolute.anchor)
     parts = absolute.parts[1:]
     for index, part in enumerate(parts):

@@ -528,9 +528,10 @@ def bug_inputs(config: Config, bug: BugStatus, base: str | None = None) -> list[
     # the digest of the bytes it was read from
     text = report.digest or _bytes_or_why(config, config.root / report.path, config.max_report_bytes)
     parts: list[bytes | str] = [report.path, text, commit, repr(bug.items)]
-    for evidence in evidence_files(config, report.bug_id):
+    evidence_paths = evidence_files(config, report.bug_id)
+    for evidence in evidence_paths:
         parts += [evidence.name, _bytes_or_why(config, evidence, config.max_evidence_bytes)]
-    parts += attestation_inputs(config, report.bug_id)
+    parts += attestation_inputs(config, report.bug_id, evidence_paths)
     for tagged_path in sorted({t.path for t in bug.tagged}):
         parts += [tagged_path, (config.root / tagged_path).read_bytes()]
     return parts
