@@ -149,7 +149,7 @@ def test_the_prefilter_keeps_a_file_whose_only_tag_is_malformed():
 
 
 def test_a_comment_opening_with_hashes_is_read_from_its_first_hash():
-    """Django's `#\d{4,5}\b` starts with the comment's own character: a `#` further along the
+    r"""Django's `#\d{4,5}\b` starts with the comment's own character: a `#` further along the
     line must not hide where the comment starts. Found on Django's sources: headings such as
     `# ### Envelope checking ###` above a def were lost as malformed tags, and `# #12345: fix`
     could be lost as a tag."""
