@@ -5,6 +5,8 @@ so they test this checkout's plugin whether or not tracer is installed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,28 @@ def clean(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     assert main(["render", "--all"]) == 0
     capsys.readouterr()
     return in_tmp
+
+
+# A linked test that outlasts any wait: `tracer prove` is killed while it runs.
+SLOW_TEST = f"""\
+import time
+
+import pytest
+
+
+@pytest.mark.verifies("{BUG}", "edge-cases")
+def test_slow():
+    time.sleep(120)
+"""
+
+
+def prove_in_a_process(project: Path) -> subprocess.Popen[bytes]:
+    """`tracer prove BUG` started in a process of its own (a test sends it signals)."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))",
+        "prove",
+        BUG,
+    ]
+    return subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import commit_all, git
-from tests.tracer.conftest import BUG
+from tests.tracer.conftest import BUG, SLOW_TEST, prove_in_a_process
 from tests.tracer.test_plugin import EVIDENCE
 from tracer.cli import main
 from tracer.fingerprint import fingerprint_source
@@ -165,34 +165,13 @@ def test_prove_extends_pythonpath_for_the_old_code(history, monkeypatch, capsys,
     assert "edge-cases                   passes before too  tests/test_dep.py::test_dep" in capsys.readouterr().out
 
 
-SLOW_TEST = f"""\
-import time
-
-import pytest
-
-
-@pytest.mark.verifies("{BUG}", "edge-cases")
-def test_slow():
-    time.sleep(60)
-"""
-
-
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
 def test_prove_killed_by_a_signal_removes_its_worktree(history, signal_name):
     import signal
-    import subprocess
-    import sys
     import time
 
     (history.path / "tests" / "test_slow.py").write_text(SLOW_TEST)
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))",
-        "prove",
-        BUG,
-    ]
-    prove = subprocess.Popen(command, cwd=history.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prove = prove_in_a_process(history.path)
     deadline = time.monotonic() + 60
     while git(history.path, "worktree", "list").count("\n") < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

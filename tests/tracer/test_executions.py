@@ -341,12 +341,8 @@ def depth(n):
 """
 
 
-def test_threads_reloads_generators_and_recursion_are_seen_and_subprocesses_said_not_observed(calc, capsys):
-    edit(calc, "demo/calc.py", "def untouched", MORE_CODE.lstrip("\n") + "\n\ndef untouched")
-    write(calc, "tests/test_calc.py", BAD_INPUT_TESTS)
-    run = calc.runpytest_subprocess()
-    run.assert_outcomes(passed=4)
-    found = results(calc)
+def assert_the_bad_input_tests_ran_their_lines(found):
+    """BAD_INPUT_TESTS' lines, as every recording mechanism must see them."""
     assert found["test_in_a_thread"]["executed"] == {"demo/calc.py::clamp": "2-3"}
     assert found["test_after_a_reload"]["executed"] == {"demo/calc.py::clamp": "2-3", "demo/calc.py::scale": "2,4"}
     assert found["test_a_generator_and_recursion"]["executed"] == {
@@ -354,6 +350,15 @@ def test_threads_reloads_generators_and_recursion_are_seen_and_subprocesses_said
         "demo/calc.py::clamped": "2-3",
         "demo/calc.py::depth": "2",
     }
+
+
+def test_threads_reloads_generators_and_recursion_are_seen_and_subprocesses_said_not_observed(calc, capsys):
+    edit(calc, "demo/calc.py", "def untouched", MORE_CODE.lstrip("\n") + "\n\ndef untouched")
+    write(calc, "tests/test_calc.py", BAD_INPUT_TESTS)
+    run = calc.runpytest_subprocess()
+    run.assert_outcomes(passed=4)
+    found = results(calc)
+    assert_the_bad_input_tests_ran_their_lines(found)
     assert found["test_in_a_subprocess"]["executed"] == {}
     run.stdout.fnmatch_lines(
         ["tracer: tests/test_calc.py::test_in_a_subprocess ran none of BUG-20250101-001's tagged code*subprocess*"]
@@ -444,13 +449,7 @@ def test_every_recording_mechanism_records_the_same_lines(calc, mechanism, early
     write(calc, "tests/test_calc.py", BAD_INPUT_TESTS)
     calc.runpytest_subprocess(*(["-p", "demo.calc"] if early else [])).assert_outcomes(passed=4)
     found = results(calc)
-    assert found["test_in_a_thread"]["executed"] == {"demo/calc.py::clamp": "2-3"}
-    assert found["test_after_a_reload"]["executed"] == {"demo/calc.py::clamp": "2-3", "demo/calc.py::scale": "2,4"}
-    assert found["test_a_generator_and_recursion"]["executed"] == {
-        "demo/calc.py::clamp": "2-3",
-        "demo/calc.py::clamped": "2-3",
-        "demo/calc.py::depth": "2",
-    }
+    assert_the_bad_input_tests_ran_their_lines(found)
 
 
 def test_a_tagged_file_that_changes_while_the_tests_run_records_no_lines(calc):

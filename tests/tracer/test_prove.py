@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import commit_all, git, make_files
-from tests.tracer.conftest import BUG, report_text
+from tests.tracer.conftest import BUG, SLOW_TEST, prove_in_a_process, report_text
 from tracer.changes import ChangeProof, ChangeResult, ChangeStatus
 from tracer.cli import main
 from tracer.environment import Environment
@@ -547,17 +547,6 @@ def test_a_pre_fix_revision_outside_heads_history_is_refused_without_running_it(
 
 # Nothing left behind
 
-SLOW_TEST = f"""
-    import time
-
-    import pytest
-
-
-    @pytest.mark.verifies("{BUG}", "edge-cases")
-    def test_slow():
-        time.sleep(120)
-    """
-
 
 def _stopped(pid: int) -> bool:
     try:
@@ -576,14 +565,7 @@ def test_a_prove_killed_with_sigkill_leaves_nothing_registered_after_the_next_ru
     }
     commit_fix(tmp_path, flat, {"demo/step.py": SRC_FIX["src/demo/step.py"], "tests/test_step.py": TEST_STEP})
     make_files(tmp_path, {"tests/test_slow.py": SLOW_TEST})
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from tracer.cli import main; sys.exit(main(sys.argv[1:]))",
-        "prove",
-        BUG,
-    ]
-    prove = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prove = prove_in_a_process(tmp_path)
     deadline = time.monotonic() + 60
     children: list[Path] = []
     while not children and time.monotonic() < deadline:
