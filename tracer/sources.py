@@ -59,13 +59,15 @@ class GitListing(NamedTuple):
     clean: dict[str, str]  # path: blob id, for each regular file git finds unchanged since it was staged
 
 
-def select_files(config: Config, listed_by_git: tuple[bytes | None, str] | None = None) -> Selection:
+def select_files(
+    config: Config, listed_by_git: tuple[bytes | None, str] | None = None, prefixes: list[str] | None = None
+) -> Selection:
     """The regular files to scan. A source root that does not exist or leads out of the project
     is a TracerError naming `source_roots`; a FIFO, socket or device named `*.py`, or a symlink
-    out of the project, is skipped with a note. `listed_by_git`: `git_listing`'s answer, where
-    the caller has it."""
+    out of the project, is skipped with a note. `listed_by_git` (`git_listing`'s answer) and
+    `prefixes` (`source_prefixes`): where the caller has them."""
     root = os.path.realpath(config.root)
-    prefixes = source_prefixes(config)
+    prefixes = source_prefixes(config) if prefixes is None else prefixes
     raw, git_failure = listed_by_git or git_listing(config.root)
     listing = parse_listing(raw) if raw is not None else None
     listed, clean = (listing.paths, listing.clean) if listing else (None, {})
@@ -386,7 +388,7 @@ def scan_project(config: Config, use_cache: bool = True) -> list[FileScan]:
     whole = tree.load()
     if whole is not None:
         return whole
-    selection = select_files(config, (raw, git_failure))
+    selection = select_files(config, (raw, git_failure), prefixes)
     cache = ScanCache(folder)
     index = ScanIndex(folder / "index.json" if folder else None, digest_of("index", regex.pattern, str(regex.flags)))
     scans: dict[str, FileScan] = {note.path: note for note in selection.notes}
